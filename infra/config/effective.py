@@ -1,0 +1,101 @@
+"""A region's effective configuration: standard ⊕ tier profile ⊕ region, as plain data.
+
+This is a pure function of the fleet: the same files always give the same result, byte
+for byte, so it can be printed, diffed between regions, hashed into the stack file, and
+handed to the Pulumi program and (later) to Ansible as the one source of every value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from infra.config.gbt2260 import analyse
+from infra.config.loader import Fleet
+from infra.config.schema import Region
+
+# Bumped when the shape of the effective config changes, so consumers can tell.
+EFFECTIVE_SCHEMA = 1
+
+
+def _host_groups(fleet: Fleet, region: Region) -> dict[str, Any]:
+    tier = analyse(region.code).tier
+    assert tier is not None, "validated regions always have a tier"
+    groups: dict[str, Any] = {}
+    for component, group in sorted(fleet.tiers[tier].host_groups.items()):
+        override = region.overrides.host_groups.get(component)
+        size = (override.size if override else None) or group.size
+        groups[component] = {
+            "count": (override.count if override else None) or group.count,
+            "size": size,
+            **fleet.standard.sizes[size].model_dump(),
+        }
+    return groups
+
+
+def _target(fleet: Fleet, region: Region) -> dict[str, Any]:
+    if region.local is not None:
+        return {"kind": "local", "cidr": str(region.local.cidr)}
+    assert region.aws is not None, "validated regions carry their target's settings"
+    tier = analyse(region.code).tier
+    assert tier is not None
+    aws = region.aws.model_dump(mode="json")
+    return {"kind": "aws", **aws, "availability_zones": fleet.tiers[tier].availability_zones}
+
+
+def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:
+    """The effective configuration of `region`, with every value resolved."""
+    tier = analyse(region.code).tier
+    assert tier is not None
+    parent = fleet.parent_of(region)
+    return {
+        "schema": EFFECTIVE_SCHEMA,
+        "region": {
+            "code": region.code,
+            "name": region.name,
+            "stack": region.stack,
+            "tier": tier.value,
+            "parent": (
+                {"code": parent.code, "name": parent.name, "stack": parent.stack} if parent else None
+            ),
+            "ancestors": [a.code for a in fleet.ancestors(region)],
+            "children": sorted(c.code for c in fleet.children(region)),
+        },
+        "target": _target(fleet, region),
+        "host_groups": _host_groups(fleet, region),
+        "contacts": region.contacts.model_dump(mode="json"),
+        "standard": fleet.standard.model_dump(mode="json", by_alias=True),
+    }
+
+
+def digest(config: dict[str, Any]) -> str:
+    """A stable fingerprint of an effective config (key order and spacing do not matter)."""
+    canonical = json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
+    """`{"a": {"b": 1}}` -> `{"a.b": 1}`; lists keep their index (`flows[2].ports`)."""
+    flat: dict[str, Any] = {}
+    if isinstance(config, dict):
+        for key, value in config.items():
+            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(config, list) and config:
+        for index, value in enumerate(config):
+            flat.update(flatten(value, f"{prefix}[{index}]"))
+    else:
+        flat[prefix] = config
+    return flat
+
+
+def diff(left: dict[str, Any], right: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Key paths whose values differ between two effective configs, sorted."""
+    a, b = flatten(left), flatten(right)
+    missing = object()
+    changes = []
+    for key in sorted(a.keys() | b.keys()):
+        va, vb = a.get(key, missing), b.get(key, missing)
+        if va != vb:
+            changes.append((key, None if va is missing else va, None if vb is missing else vb))
+    return changes

@@ -1,0 +1,1 @@
+"""Reusable Pulumi ComponentResources of regionstack (type tokens `regionstack:<module>:<Name>`)."""
