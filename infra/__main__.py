@@ -5,12 +5,13 @@ tier profile ⊕ region) as outputs. The stack name selects the region; the stac
 (`stacks/Pulumi.<stack>.yaml`, written by `regionstack render`) must match it.
 """
 
+import os
 from pathlib import Path
 
 import pulumi
 
 from infra.config.problems import ConfigInvalid
-from infra.config.stack import StackMismatch, select_region
+from infra.config.stack import StackMismatch, check_secrets_provider, select_region
 from modules.region import Region, RegionArgs
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "stacks"
@@ -20,6 +21,7 @@ try:
     selection = select_region(
         pulumi.get_stack(), CONFIG_DIR, stack_config.get("code"), stack_config.get("digest")
     )
+    check_secrets_provider(selection.region, os.environ.get("PULUMI_CONFIG_PASSPHRASE"))
 except (StackMismatch, ConfigInvalid) as err:
     raise pulumi.RunError(str(err)) from None
 

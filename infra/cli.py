@@ -77,7 +77,10 @@ def cmd_render(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     result = render(fleet, check=args.check)
     for path in result.orphans:
-        print(f"warning: {path} has no region in the configuration; destroy that stack, then delete the file", file=sys.stderr)
+        print(
+            f"warning: {path} has no region in the configuration; destroy that stack, then delete the file",
+            file=sys.stderr,
+        )
     if args.check:
         for path in result.stale:
             print(f"stale: {path}", file=sys.stderr)
@@ -86,29 +89,47 @@ def cmd_render(args: argparse.Namespace) -> int:
             return EXIT_INVALID
         print(f"all {len(fleet.regions)} stack file(s) are current")
         return EXIT_OK
-    print(f"wrote {len(result.written)} stack file(s); {len(fleet.regions) - len(result.written)} already current")
+    print(
+        f"wrote {len(result.written)} stack file(s); {len(fleet.regions) - len(result.written)} already current"
+    )
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="regionstack", description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_DIR, metavar="DIR", help="the unified configuration (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="regionstack", description=__doc__.split("\n")[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=DEFAULT_CONFIG_DIR,
+        metavar="DIR",
+        help="the unified configuration (default: %(default)s)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
         return sub
 
-    validate_cmd = add("validate", cmd_validate, "check the whole configuration and report every problem")
+    validate_cmd = add(
+        "validate", cmd_validate, "check the whole configuration and report every problem"
+    )
     validate_cmd.add_argument("--format", choices=("text", "json"), default="text")
     show = add("show", cmd_show, "print a region's effective configuration as YAML")
     show.add_argument("region", help="GB/T 2260 code or stack name")
-    diff_cmd = add("diff", cmd_diff, "list the effective-config keys that differ between two regions")
+    diff_cmd = add(
+        "diff", cmd_diff, "list the effective-config keys that differ between two regions"
+    )
     diff_cmd.add_argument("region_a", metavar="REGION_A")
     diff_cmd.add_argument("region_b", metavar="REGION_B")
     render_cmd = add("render", cmd_render, "write stacks/Pulumi.<stack>.yaml for every region")
-    render_cmd.add_argument("--check", action="store_true", help="write nothing; exit 1 listing stale files")
+    render_cmd.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 listing stale files"
+    )
     return parser
 
 
@@ -116,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.config.is_dir():
-        parser.error(f"--config {args.config}: not a directory (it should hold standard.yaml, tiers/ and regions/)")
+        parser.error(
+            f"--config {args.config}: not a directory (it should hold standard.yaml, tiers/ and regions/)"
+        )
     try:
         code: int = args.handler(args)
     except UnknownRegion as err:

@@ -21,7 +21,9 @@ class RegionArgs:
 class Region(pulumi.ComponentResource):
     """One region of the standard design; targets attach their components beneath it."""
 
-    def __init__(self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: RegionArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("regionstack:region:Region", name, None, opts)
         self.code = pulumi.Output.from_input(args.code)
         self.region_name = pulumi.Output.from_input(args.name)

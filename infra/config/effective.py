@@ -57,7 +57,9 @@ def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:
             "stack": region.stack,
             "tier": tier.value,
             "parent": (
-                {"code": parent.code, "name": parent.name, "stack": parent.stack} if parent else None
+                {"code": parent.code, "name": parent.name, "stack": parent.stack}
+                if parent
+                else None
             ),
             "ancestors": [a.code for a in fleet.ancestors(region)],
             "children": sorted(c.code for c in fleet.children(region)),

@@ -134,7 +134,9 @@ def _load_tiers(config_dir: Path, report: Report) -> dict[Tier, TierProfile]:
     for tier in Tier:
         path = config_dir / TIERS_DIR / f"{tier.value}.yaml"
         if not path.is_file():
-            report.add(rules.missing_file(_relative(path, config_dir), f"the {tier.value} tier profile"))
+            report.add(
+                rules.missing_file(_relative(path, config_dir), f"the {tier.value} tier profile")
+            )
             continue
         doc = _parse(path, config_dir, report)
         if doc is None:
@@ -146,7 +148,9 @@ def _load_tiers(config_dir: Path, report: Report) -> dict[Tier, TierProfile]:
     return tiers
 
 
-def _split_locked(doc: YamlDocument, index_path: KeyPath, raw: dict[str, Any], report: Report) -> dict[str, Any]:
+def _split_locked(
+    doc: YamlDocument, index_path: KeyPath, raw: dict[str, Any], report: Report
+) -> dict[str, Any]:
     """Report and drop keys a region may not set; return what is left to validate."""
     kept = {}
     for key, value in raw.items():
@@ -202,7 +206,11 @@ def _load_regions(config_dir: Path, report: Report) -> list[SourcedRegion]:
         doc = _parse(path, config_dir, report)
         if doc is None:
             continue
-        if not isinstance(doc.data, dict) or set(doc.data) != {"regions"} or not isinstance(doc.data["regions"], list):
+        if (
+            not isinstance(doc.data, dict)
+            or set(doc.data) != {"regions"}
+            or not isinstance(doc.data["regions"], list)
+        ):
             report.add(rules.regions_file_shape(doc))
             continue
         for index, raw in enumerate(doc.data["regions"]):

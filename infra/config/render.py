@@ -40,12 +40,18 @@ def render_region(fleet: Fleet, region: Region) -> str:
         "config:\n",
     ]
     # JSON strings are valid YAML scalars and keep codes quoted.
-    lines += [f"  {key}: {json.dumps(value, ensure_ascii=False)}\n" for key, value in values.items()]
+    lines += [
+        f"  {key}: {json.dumps(value, ensure_ascii=False)}\n" for key, value in values.items()
+    ]
     return "".join(lines)
 
 
 def _pulumi_owned_lines(existing: str) -> str:
-    kept = [line for line in existing.splitlines(keepends=True) if line.split(":", 1)[0] in PULUMI_OWNED_KEYS]
+    kept = [
+        line
+        for line in existing.splitlines(keepends=True)
+        if line.split(":", 1)[0] in PULUMI_OWNED_KEYS
+    ]
     return "".join(kept)
 
 

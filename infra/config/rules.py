@@ -41,12 +41,17 @@ def missing_file(file: str, what: str) -> Problem:
 
 def regions_file_shape(doc: YamlDocument) -> Problem:
     return doc.problem(
-        (), "a regions file holds exactly one key, `regions:`, with a list", "see stacks/regions/", "regions-file"
+        (),
+        "a regions file holds exactly one key, `regions:`, with a list",
+        "see stacks/regions/",
+        "regions-file",
     )
 
 
 def region_not_mapping(doc: YamlDocument, path: KeyPath, value: Any) -> Problem:
-    return doc.problem(path, "a region must be a mapping of keys", "write `- code: ...` entries", "region-shape")
+    return doc.problem(
+        path, "a region must be a mapping of keys", "write `- code: ...` entries", "region-shape"
+    )
 
 
 def _leaf_paths(value: Any, prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
@@ -59,7 +64,11 @@ def _leaf_paths(value: Any, prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]
 
 def locked_keys(doc: YamlDocument, path: KeyPath, value: Any, level: str) -> list[Problem]:
     """One problem per locked key a region tries to set, naming the key."""
-    owner = "the national standard (stacks/standard.yaml)" if level == "standard" else "the tier profile"
+    owner = (
+        "the national standard (stacks/standard.yaml)"
+        if level == "standard"
+        else "the tier profile"
+    )
     root = str(path[-1])
     problems = []
     for leaf in _leaf_paths(value, (root,)):
@@ -89,7 +98,12 @@ def check_standard(standard: Standard, doc: YamlDocument) -> list[Problem]:
     missing = [c for c in COMPONENTS if c not in standard.components]
     if missing:
         problems.append(
-            doc.problem(("components",), f"components {missing} are not described", "describe every component", "standard-components")
+            doc.problem(
+                ("components",),
+                f"components {missing} are not described",
+                "describe every component",
+                "standard-components",
+            )
         )
     sources = set(COMPONENTS) | set(OUTSIDE_ENDPOINTS)
     for i, flow in enumerate(standard.flows):
@@ -139,13 +153,24 @@ def check_tier(profile: TierProfile, expected: Tier, doc: YamlDocument) -> list[
     problems = []
     if profile.tier != expected:
         problems.append(
-            doc.problem(("tier",), f"says tier {profile.tier.value} in the {expected.value} profile", f"set `tier: {expected.value}`", "tier-name", profile.tier.value)
+            doc.problem(
+                ("tier",),
+                f"says tier {profile.tier.value} in the {expected.value} profile",
+                f"set `tier: {expected.value}`",
+                "tier-name",
+                profile.tier.value,
+            )
         )
     for component in COMPONENTS:
         group = profile.host_groups.get(component)  # type: ignore[call-overload]
         if group is None:
             problems.append(
-                doc.problem(("host_groups",), f"has no host group for {component}", f"add host_groups.{component}", "tier-components")
+                doc.problem(
+                    ("host_groups",),
+                    f"has no host group for {component}",
+                    f"add host_groups.{component}",
+                    "tier-components",
+                )
             )
         elif group.count > group.max_count:
             problems.append(
@@ -176,8 +201,18 @@ def check_regions(sourced: list[SourcedRegion], tiers: dict[Tier, TierProfile]) 
         problems += _overrides(s, tiers)
         problems += _capacity(s, tiers)
     complete = [s for s in sourced if not s.partial]
-    problems += _overlaps([s for s in complete if s.region.local], lambda r: r.local.cidr if r.local else None, "local", "cidr")
-    problems += _overlaps([s for s in complete if s.region.aws], lambda r: r.aws.vpc_cidr if r.aws else None, "aws", "vpc_cidr")
+    problems += _overlaps(
+        [s for s in complete if s.region.local],
+        lambda r: r.local.cidr if r.local else None,
+        "local",
+        "cidr",
+    )
+    problems += _overlaps(
+        [s for s in complete if s.region.aws],
+        lambda r: r.aws.vpc_cidr if r.aws else None,
+        "aws",
+        "vpc_cidr",
+    )
     return problems
 
 
@@ -190,7 +225,13 @@ def _unique(sourced: list[SourcedRegion], key: str) -> list[Problem]:
             other = first[value]
             where = f"{other.doc.file} {format_key_path(other.path)}"
             problems.append(
-                s.doc.problem((*s.path, key), f"{key} {value!r} is already used by {where}", f"give every region its own {key}", f"{key}-unique", value)
+                s.doc.problem(
+                    (*s.path, key),
+                    f"{key} {value!r} is already used by {where}",
+                    f"give every region its own {key}",
+                    f"{key}-unique",
+                    value,
+                )
             )
         else:
             first[value] = s
@@ -205,7 +246,15 @@ def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> lis
     region, doc, path = s.region, s.doc, s.path
     facts = analyse(region.code)
     if facts.tier is None:
-        return [doc.problem((*path, "code"), f"code {region.code} {facts.error}", facts.hint or "", "code-format", region.code)]
+        return [
+            doc.problem(
+                (*path, "code"),
+                f"code {region.code} {facts.error}",
+                facts.hint or "",
+                "code-format",
+                region.code,
+            )
+        ]
     problems = []
     if region.tier is not None and region.tier != facts.tier:
         problems.append(
@@ -220,7 +269,13 @@ def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> lis
     if facts.expected_parent is None:
         if region.parent is not None:
             problems.append(
-                doc.problem((*path, "parent"), "a province has no parent region", "remove `parent`", "parent-not-allowed", region.parent)
+                doc.problem(
+                    (*path, "parent"),
+                    "a province has no parent region",
+                    "remove `parent`",
+                    "parent-not-allowed",
+                    region.parent,
+                )
             )
         return problems
     if region.parent is None:
@@ -228,7 +283,7 @@ def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> lis
             doc.problem(
                 (*path, "parent"),
                 f"a {facts.tier.value} needs its parent region",
-                f"add `parent: \"{facts.expected_parent}\"` (by GB/T 2260)",
+                f'add `parent: "{facts.expected_parent}"` (by GB/T 2260)',
                 "parent-missing",
             )
         )
@@ -238,7 +293,7 @@ def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> lis
             doc.problem(
                 (*path, "parent"),
                 f"parent {region.parent} does not match code {region.code}; by GB/T 2260 its parent is {facts.expected_parent}",
-                f"set `parent: \"{facts.expected_parent}\"`",
+                f'set `parent: "{facts.expected_parent}"`',
                 "parent-prefix",
                 region.parent,
             )
@@ -259,7 +314,13 @@ def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> lis
     parent_tier = analyse(parent.region.code).tier
     if parent_tier is not None and parent_tier.rank >= facts.tier.rank:
         problems.append(
-            doc.problem((*path, "parent"), f"parent {region.parent} is a {parent_tier.value}, not a higher tier", "point at a higher-tier region", "parent-tier", region.parent)
+            doc.problem(
+                (*path, "parent"),
+                f"parent {region.parent} is a {parent_tier.value}, not a higher tier",
+                "point at a higher-tier region",
+                "parent-tier",
+                region.parent,
+            )
         )
     if parent.region.target != region.target:
         problems.append(
@@ -278,15 +339,27 @@ def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> lis
 def _target_settings(s: SourcedRegion) -> list[Problem]:
     region, doc, path = s.region, s.doc, s.path
     problems = []
-    chosen, other = (region.local, region.aws) if region.target == "local" else (region.aws, region.local)
+    chosen, other = (
+        (region.local, region.aws) if region.target == "local" else (region.aws, region.local)
+    )
     other_name = "aws" if region.target == "local" else "local"
     if chosen is None:
         problems.append(
-            doc.problem((*path, region.target), f"target {region.target} needs a `{region.target}:` block", f"add `{region.target}:` with its settings (see docs/configuration.md)", "target-settings")
+            doc.problem(
+                (*path, region.target),
+                f"target {region.target} needs a `{region.target}:` block",
+                f"add `{region.target}:` with its settings (see docs/configuration.md)",
+                "target-settings",
+            )
         )
     if other is not None:
         problems.append(
-            doc.problem((*path, other_name), f"`{other_name}:` settings given for a {region.target} region", f"remove `{other_name}:` or set `target: {other_name}`", "target-settings")
+            doc.problem(
+                (*path, other_name),
+                f"`{other_name}:` settings given for a {region.target} region",
+                f"remove `{other_name}:` or set `target: {other_name}`",
+                "target-settings",
+            )
         )
     if region.local is not None:
         problems += _network(doc, (*path, "local", "cidr"), region.local.cidr, LOCAL_PREFIX_RANGE)
@@ -294,9 +367,19 @@ def _target_settings(s: SourcedRegion) -> list[Problem]:
         aws = region.aws
         in_cn = aws.region.startswith(AWS_CN_REGION_PREFIX)
         if (aws.partition == "aws-cn") != in_cn:
-            expected = "a cn-* region such as cn-northwest-1" if aws.partition == "aws-cn" else "a non-China region, or set `partition: aws-cn`"
+            expected = (
+                "a cn-* region such as cn-northwest-1"
+                if aws.partition == "aws-cn"
+                else "a non-China region, or set `partition: aws-cn`"
+            )
             problems.append(
-                doc.problem((*path, "aws", "region"), f"AWS region {aws.region} is not in partition {aws.partition}", f"use {expected}", "aws-partition-region", aws.region)
+                doc.problem(
+                    (*path, "aws", "region"),
+                    f"AWS region {aws.region} is not in partition {aws.partition}",
+                    f"use {expected}",
+                    "aws-partition-region",
+                    aws.region,
+                )
             )
         problems += _network(doc, (*path, "aws", "vpc_cidr"), aws.vpc_cidr, AWS_VPC_PREFIX_RANGE)
         for i, cidr in enumerate(aws.admin_cidrs):
@@ -313,13 +396,31 @@ def _target_settings(s: SourcedRegion) -> list[Problem]:
     return problems
 
 
-def _network(doc: YamlDocument, path: KeyPath, cidr: IPv4Network, prefix_range: tuple[int, int]) -> list[Problem]:
+def _network(
+    doc: YamlDocument, path: KeyPath, cidr: IPv4Network, prefix_range: tuple[int, int]
+) -> list[Problem]:
     problems = []
     if not any(cidr.subnet_of(block) for block in RFC1918):
-        problems.append(doc.problem(path, f"{cidr} is not a private (RFC 1918) network", "use a block inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16", "cidr-private", str(cidr)))
+        problems.append(
+            doc.problem(
+                path,
+                f"{cidr} is not a private (RFC 1918) network",
+                "use a block inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16",
+                "cidr-private",
+                str(cidr),
+            )
+        )
     low, high = prefix_range
     if not low <= cidr.prefixlen <= high:
-        problems.append(doc.problem(path, f"{cidr} has prefix /{cidr.prefixlen}", f"use a prefix between /{low} and /{high}", "cidr-size", str(cidr)))
+        problems.append(
+            doc.problem(
+                path,
+                f"{cidr} has prefix /{cidr.prefixlen}",
+                f"use a prefix between /{low} and /{high}",
+                "cidr-size",
+                str(cidr),
+            )
+        )
     return problems
 
 
@@ -327,9 +428,9 @@ def _group_counts(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> dict[str,
     tier = tier_of(s.region)
     if tier is None:
         return None
-    counts = {}
+    counts: dict[str, int] = {}
     for component, group in tiers[tier].host_groups.items():
-        override = s.region.overrides.host_groups.get(component)  # type: ignore[call-overload]
+        override = s.region.overrides.host_groups.get(component)
         counts[component] = override.count if override and override.count else group.count
     return counts
 
@@ -340,7 +441,7 @@ def _overrides(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem
         return []
     problems = []
     for component, override in s.region.overrides.host_groups.items():
-        group = tiers[tier].host_groups.get(component)  # type: ignore[call-overload]
+        group = tiers[tier].host_groups.get(component)
         if group is None or override.count is None:
             continue
         if not group.count <= override.count <= group.max_count:
@@ -385,7 +486,11 @@ def _overlaps(
     thousands of regions, and comparing every pair would dominate validation time.
     """
     spans = sorted(
-        ((int(n.network_address), int(n.broadcast_address), s) for s in sourced if (n := network_of(s.region)) is not None),
+        (
+            (int(n.network_address), int(n.broadcast_address), s)
+            for s in sourced
+            if (n := network_of(s.region)) is not None
+        ),
         key=lambda t: (t[0], t[1]),
     )
     problems = []

@@ -83,7 +83,9 @@ class Model(BaseModel):
 
 
 class TlsPolicy(Model):
-    min_version: Literal["1.2", "1.3"] = Field(description="lowest TLS version any endpoint accepts")
+    min_version: Literal["1.2", "1.3"] = Field(
+        description="lowest TLS version any endpoint accepts"
+    )
     ciphers: list[str] = Field(min_length=1, description="TLS 1.2 cipher suites, OpenSSL names")
 
 
@@ -96,7 +98,9 @@ class Flow(Model):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]+$")
-    source: str = Field(alias="from", description="an endpoint: a component or " + ", ".join(OUTSIDE_ENDPOINTS))
+    source: str = Field(
+        alias="from", description="an endpoint: a component or " + ", ".join(OUTSIDE_ENDPOINTS)
+    )
     destination: str = Field(alias="to", description="a component, all_hosts or parent.<component>")
     ports: list[Port] = Field(min_length=1)
     reason: str = Field(min_length=1, description="why the flow exists")
@@ -128,8 +132,12 @@ class DataExchangeStandard(Model):
 
 
 class Standard(Model):
-    version: str = Field(pattern=r"^\d{4}\.\d+$", description="YYYY.N, bumped on every reviewed change")
-    mlps_level: Literal[3] = Field(description="GB/T 22239-2019 level; government platforms are level 3")
+    version: str = Field(
+        pattern=r"^\d{4}\.\d+$", description="YYYY.N, bumped on every reviewed change"
+    )
+    mlps_level: Literal[3] = Field(
+        description="GB/T 22239-2019 level; government platforms are level 3"
+    )
     log_retention_days: int = Field(
         ge=180, description="Cybersecurity Law Art. 21: network logs kept for at least six months"
     )
@@ -202,7 +210,9 @@ class Region(Model):
     code: Code = Field(description="the GB/T 2260 code, e.g. '330127'")
     name: ChineseName
     stack: StackName
-    tier: Tier | None = Field(default=None, strict=False, description="optional; derived from the code and must agree")
+    tier: Tier | None = Field(
+        default=None, strict=False, description="optional; derived from the code and must agree"
+    )
     parent: Code | None = Field(default=None, description="the parent region's code")
     target: TargetName
     local: LocalTarget | None = None

@@ -98,7 +98,12 @@ def _problem(
         description = _field_description(model, loc)
         hint = f"add `{loc[-1]}:`" + (f" - {description}" if description else "")
         return doc.problem(path, f"missing required key {loc[-1]!r}", hint, "missing-key")
-    if kind == "literal_error" and loc and isinstance(loc[-1], str) and "expected" in error.get("ctx", {}):
+    if (
+        kind == "literal_error"
+        and loc
+        and isinstance(loc[-1], str)
+        and "expected" in error.get("ctx", {})
+    ):
         # A dict key outside its Literal set (e.g. a misspelt component name).
         allowed = _allowed_keys(model, loc[:-1])
         near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)

@@ -56,3 +56,19 @@ def select_region(
             f"({recorded_digest} != {current}); run `regionstack render`, review and commit it"
         )
     return StackSelection(fleet, region, config, current)
+
+
+# The passphrase scripts/env.sh supplies when none is set. It protects nothing (it is
+# written in this repo), which is acceptable only for throwaway local regions.
+LOCAL_DEFAULT_PASSPHRASE = "regionstack-local-only"
+
+
+def check_secrets_provider(region: Region, passphrase: str | None) -> None:
+    """Refuse the documented local passphrase for stacks that deploy to a real cloud."""
+    if region.target != "local" and passphrase == LOCAL_DEFAULT_PASSPHRASE:
+        raise StackMismatch(
+            f"stack {region.stack!r} deploys to {region.target}, and its secrets would be "
+            "encrypted with the public local-only passphrase. Set PULUMI_CONFIG_PASSPHRASE to "
+            "a secret of your own, or create the stack with `--secrets-provider awskms://...` "
+            "(see docs/operations.md)."
+        )

@@ -18,7 +18,7 @@ import yaml
 from infra.config.problems import KeyPath, Problem, format_key_path
 
 try:  # libyaml makes a national fleet load in a fraction of the pure-Python time
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
@@ -93,6 +93,7 @@ class _Builder:
                     key_node,
                     "YAML merge keys (<<) are not supported",
                     "write the keys out; the unified config's levels already share values",
+                    "yaml-merge-key",
                 )
             key = self.loader.construct_object(key_node, deep=True)
             if key in result:
@@ -100,6 +101,7 @@ class _Builder:
                     key_node,
                     f"duplicate key {key!r}",
                     "remove one of the two; YAML would silently keep only the last",
+                    "yaml-duplicate-key",
                 )
             key_path = (*path, key)
             # Point errors about a key at the key itself, not at its value.
@@ -107,10 +109,10 @@ class _Builder:
             result[key] = self.build(value_node, key_path)
         return result
 
-    def _error(self, node: yaml.Node, message: str, hint: str) -> YamlSyntaxError:
+    def _error(self, node: yaml.Node, message: str, hint: str, rule: str) -> YamlSyntaxError:
         pos = _position(node)
         return YamlSyntaxError(
-            Problem(self.file, "<document>", message, hint, "yaml-syntax", None, pos.line, pos.column)
+            Problem(self.file, "<document>", message, hint, rule, None, pos.line, pos.column)
         )
 
 
@@ -119,16 +121,17 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is None:
+            return YamlDocument(file, None, {})
         builder = _Builder(loader, file)
-        data = builder.build(node, ()) if node is not None else None
+        return YamlDocument(file, builder.build(node, ()), builder.positions)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        message = err.problem or err.context or "invalid YAML"
         raise YamlSyntaxError(
             Problem(
                 file,
                 "<document>",
-                f"YAML syntax error: {message}",
+                f"YAML syntax error: {err.problem or err.context or 'invalid YAML'}",
                 "fix the YAML at that line (indentation, a missing ':' or an unclosed quote)",
                 "yaml-syntax",
                 None,
@@ -142,7 +145,6 @@ def parse_yaml(text: str, file: str) -> YamlDocument:
         ) from None
     finally:
         loader.dispose()
-    return YamlDocument(file, data, builder.positions if node is not None else {})
 
 
 def load_yaml(path: Path, display_name: str) -> YamlDocument:

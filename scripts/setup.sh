@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install what regionstack needs on this machine, idempotently:
+#   1. the Python venv (.venv) with the pinned dependencies of pyproject.toml;
+#   2. the Pulumi CLI and Python language host, built from Go modules (toolchain/build.sh)
+#      into a cache outside the repo, reused on later runs.
+# Then source scripts/env.sh for the environment.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+need() {
+  command -v "$1" >/dev/null 2>&1 || { say "missing $1: $2"; exit 2; }
+}
+
+need python3.11 "install Python 3.11 (the pinned dependencies need exactly 3.11)"
+need go "install Go >= 1.26 (it builds the Pulumi CLI from its Go modules)"
+
+# 1. venv, reinstalled only when pyproject.toml changes.
+stamp=".venv/.regionstack-installed"
+want="$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "installing the Python environment (.venv)"
+  python3.11 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
+
+# 2. Pulumi toolchain (cached outside the repo; prints its bin dir last).
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+bindir="$(bash toolchain/build.sh | tail -n 1)"
+mkdir -p "$REGIONSTACK_CACHE_DIR/toolchain"
+echo "$bindir" > "$REGIONSTACK_CACHE_DIR/toolchain/current"
+say "pulumi $("$bindir/pulumi" version) from $bindir"

@@ -1,0 +1,68 @@
+"""`pulumi preview` / `pulumi up` of region stacks with the real CLI, engine and state."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from infra.config.stack import LOCAL_DEFAULT_PASSPHRASE
+from tests.e2e.conftest import ROOT, PulumiProject
+
+COUNTY = "chunan"
+
+
+def _effective_config_from_cli(region: str) -> object:
+    import yaml
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "show", region],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return yaml.safe_load(shown)
+
+
+def test_county_up_twice_second_run_changes_nothing(pulumi_project: PulumiProject) -> None:
+    pulumi_project.init(COUNTY)
+    preview = pulumi_project.run("preview", "--stack", COUNTY)
+    assert "regionstack:region:Region" in preview.stdout, preview.stdout
+
+    pulumi_project.run("up", "--stack", COUNTY, "--yes", "--skip-preview")
+    outputs = pulumi_project.outputs(COUNTY)
+    assert outputs["region"] == {"code": "330127", "name": "淳安县", "tier": "county"}
+    assert outputs["target"] == "local"
+    assert outputs["effective_config"] == _effective_config_from_cli(COUNTY)
+
+    # --expect-no-changes makes pulumi exit non-zero if the second run would change anything.
+    second = pulumi_project.run("up", "--stack", COUNTY, "--yes", "--expect-no-changes")
+    assert "unchanged" in second.stdout, second.stdout
+
+
+def test_unknown_stack_fails_listing_known_stacks(pulumi_project: PulumiProject) -> None:
+    pulumi_project.init("nosuchregion")
+    result = pulumi_project.run("preview", "--stack", "nosuchregion", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "stack 'nosuchregion' is not a region" in output, output
+    for known in ("zhejiang (330000 浙江省)", "hangzhou", "chunan", "ningxia"):
+        assert known in output, output
+
+
+def test_stale_stack_file_is_refused(pulumi_project: PulumiProject) -> None:
+    stack_file = pulumi_project.workdir / "stacks" / f"Pulumi.{COUNTY}.yaml"
+    text = stack_file.read_text(encoding="utf-8")
+    stack_file.write_text(text.replace("sha256:", "sha256:0"), encoding="utf-8")
+    pulumi_project.init(COUNTY)
+    result = pulumi_project.run("preview", "--stack", COUNTY, check=False)
+    assert result.returncode != 0
+    assert "is stale" in result.stdout + result.stderr, result.stdout
+
+
+def test_aws_stack_refuses_the_local_only_passphrase(pulumi_project: PulumiProject) -> None:
+    pulumi_project.env["PULUMI_CONFIG_PASSPHRASE"] = LOCAL_DEFAULT_PASSPHRASE
+    pulumi_project.init("ningxia")
+    result = pulumi_project.run("preview", "--stack", "ningxia", check=False)
+    assert result.returncode != 0
+    assert "public local-only passphrase" in result.stdout + result.stderr, result.stdout

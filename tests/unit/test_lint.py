@@ -1,0 +1,29 @@
+"""The static checks of the house style: each tool must pass on the whole repo.
+
+They run as tests so that `scripts/test.sh` (and CI) fail on a lint error exactly as on a
+failing test, and the tool's own output is shown on failure.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+CHECKS = {
+    "ruff": [str(BIN / "ruff"), "check", "."],
+    "ruff-format": [str(BIN / "ruff"), "format", "--check", "infra", "modules"],
+    "mypy": [str(BIN / "mypy")],
+    "yamllint": [str(BIN / "yamllint"), "--strict", "."],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_static_check_passes(name: str) -> None:
+    result = subprocess.run(CHECKS[name], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
