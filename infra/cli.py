@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regionstack", description=__doc__.split("\n")[0] if __doc__ else None
     )
+    config_help = "the unified configuration (default: %(default)s)"
     parser.add_argument(
         "--config",
         type=Path,
@@ -113,6 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
     ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
+        # Also accepted after the command (`regionstack validate --config DIR`); SUPPRESS
+        # keeps the top-level value when it is not given here.
+        sub.add_argument(
+            "--config",
+            type=Path,
+            default=argparse.SUPPRESS,
+            metavar="DIR",
+            help=config_help.replace("%(default)s", str(DEFAULT_CONFIG_DIR)),
+        )
         return sub
 
     validate_cmd = add(

@@ -424,17 +424,6 @@ def _network(
     return problems
 
 
-def _group_counts(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> dict[str, int] | None:
-    tier = tier_of(s.region)
-    if tier is None:
-        return None
-    counts: dict[str, int] = {}
-    for component, group in tiers[tier].host_groups.items():
-        override = s.region.overrides.host_groups.get(component)
-        counts[component] = override.count if override and override.count else group.count
-    return counts
-
-
 def _overrides(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem]:
     tier = tier_of(s.region)
     if tier is None:
@@ -459,17 +448,24 @@ def _overrides(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem
 
 
 def _capacity(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem]:
-    counts = _group_counts(s, tiers)
-    if counts is None or s.region.local is None:
+    """The bridge network must hold every host the region may scale to.
+
+    The local address plan (infra/local/plan.py) reserves each component a block as large
+    as the tier's max_count, so scaling never renumbers other hosts; the network must
+    therefore fit the sum of the max_counts, not only today's hosts.
+    """
+    tier = tier_of(s.region)
+    if tier is None or s.region.local is None:
         return []
-    hosts = sum(counts.values())
+    room = sum(group.max_count for group in tiers[tier].host_groups.values())
     usable = s.region.local.cidr.num_addresses - RESERVED_ADDRESSES
-    if hosts <= usable:
+    if room <= usable:
         return []
     return [
         s.doc.problem(
             (*s.path, "local", "cidr"),
-            f"{s.region.local.cidr} has {usable} usable addresses for {hosts} hosts",
+            f"{s.region.local.cidr} has {usable} usable addresses; the {tier.value} tier may "
+            f"scale to {room} hosts",
             "use a larger network (a smaller prefix number)",
             "cidr-capacity",
             str(s.region.local.cidr),

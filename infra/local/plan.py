@@ -1,0 +1,110 @@
+"""The address and name plan of a local region: a pure function of the unified config.
+
+Everything the local providers create is named and addressed from here, so the same
+configuration always gives the same bridge, gateway, host names and addresses, and a
+parent region can compute its children's exchange addresses (for its firewall) without
+their stacks having been deployed.
+
+Addresses: the gateway is the first address of the region CIDR; hosts follow in one block
+per component, in the standard's component order, each block as large as the tier's
+`max_count`. A region that scales a component within its tier's bounds therefore never
+renumbers its other hosts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
+
+from infra.config.gbt2260 import analyse
+from infra.config.loader import Fleet
+from infra.config.schema import COMPONENTS, Region
+
+BRIDGE_PREFIX = "rs"  # rs<code>: 8 characters, well inside IFNAMSIZ (15)
+TABLE_PREFIX = "regionstack_"
+FIRST_HOST_OFFSET = 2  # .0 network, .1 gateway
+
+
+def hostname_part(component: str) -> str:
+    """`data_exchange` -> `data-exchange`: host names cannot carry underscores (RFC 1123)."""
+    return component.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    name: str  # `<stack>-<component>-<n>`, also the hostname and the machine name
+    component: str
+    index: int  # 1-based within the component
+    address: str
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    stack: str
+    code: str
+    cidr: str
+    prefix_length: int
+    bridge: str
+    gateway: str
+    table: str
+    hosts: tuple[HostPlan, ...]
+    parent_exchange: str | None  # address of the parent region's first data_exchange host
+    child_exchanges: tuple[str, ...]  # first data_exchange host of every local child region
+
+    def hosts_of(self, component: str) -> tuple[HostPlan, ...]:
+        return tuple(h for h in self.hosts if h.component == component)
+
+
+def _hosts(fleet: Fleet, region: Region) -> tuple[HostPlan, ...]:
+    assert region.local is not None, "only local regions have a local plan"
+    tier = analyse(region.code).tier
+    assert tier is not None
+    network = region.local.cidr
+    groups = fleet.tiers[tier].host_groups
+    hosts = []
+    block_start = int(network.network_address) + FIRST_HOST_OFFSET
+    for component in COMPONENTS:
+        group = groups[component]  # type: ignore[index]
+        override = region.overrides.host_groups.get(component)  # type: ignore[call-overload]
+        count = (override.count if override else None) or group.count
+        for index in range(1, count + 1):
+            address = IPv4Address(block_start + index - 1)
+            hosts.append(
+                HostPlan(
+                    f"{region.stack}-{hostname_part(component)}-{index}",
+                    component,
+                    index,
+                    str(address),
+                )
+            )
+        block_start += group.max_count
+    return tuple(hosts)
+
+
+def _first_exchange(fleet: Fleet, region: Region) -> str | None:
+    if region.local is None:
+        return None
+    return next(h.address for h in _hosts(fleet, region) if h.component == "data_exchange")
+
+
+def plan_region(fleet: Fleet, region: Region) -> RegionPlan:
+    if region.local is None:
+        raise ValueError(f"region {region.stack} targets {region.target}, not local")
+    network: IPv4Network = region.local.cidr
+    parent = fleet.parent_of(region)
+    return RegionPlan(
+        stack=region.stack,
+        code=region.code,
+        cidr=str(network),
+        prefix_length=network.prefixlen,
+        bridge=f"{BRIDGE_PREFIX}{region.code}",
+        gateway=str(network.network_address + 1),
+        table=f"{TABLE_PREFIX}{region.code}",
+        hosts=_hosts(fleet, region),
+        parent_exchange=_first_exchange(fleet, parent) if parent else None,
+        child_exchanges=tuple(
+            address
+            for child in fleet.children(region)
+            if (address := _first_exchange(fleet, child)) is not None
+        ),
+    )
