@@ -18,6 +18,7 @@ import yaml
 from infra.config.effective import diff, effective_config
 from infra.config.loader import Fleet, UnknownRegion, validate
 from infra.config.render import render
+from infra.local.image_cli import add_image_commands
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "stacks"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff_cmd.add_argument("region_a", metavar="REGION_A")
     diff_cmd.add_argument("region_b", metavar="REGION_B")
     render_cmd = add("render", cmd_render, "write stacks/Pulumi.<stack>.yaml for every region")
+    add_image_commands(commands)
     render_cmd.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 listing stale files"
     )

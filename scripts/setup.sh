@@ -16,6 +16,22 @@ need() {
 need python3.11 "install Python 3.11 (the pinned dependencies need exactly 3.11)"
 need go "install Go >= 1.26 (it builds the Pulumi CLI from its Go modules)"
 
+# 0. Debian packages of the local target (nspawn hosts, their network and gateway
+#    services) and of the toolchain build. Installed only when one is missing.
+debs=(debootstrap debian-archive-keyring systemd-container nftables iproute2 dnsmasq-base
+      chrony apt-cacher-ng openssh-client util-linux)
+missing=()
+for deb in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { say "need root to install: ${missing[*]}"; exit 2; }
+  say "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  # The packaged daemons are started by regionstack per region, never system-wide.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 # 1. venv, reinstalled only when pyproject.toml changes.
 stamp=".venv/.regionstack-installed"
 want="$(sha256sum pyproject.toml | cut -c1-16)"

@@ -1,0 +1,121 @@
+"""An Ansible inventory for a deployed region, built from its Pulumi stack outputs.
+
+Groups: one per component (`portal`, `data_exchange`, ...), one per tier (`county`) and
+one per region (`region_<code>`), so a playbook or a testinfra run can target any of them.
+The admin private key and the pinned SSH host keys are written beside the inventory, in
+the state directory (mode 0600), never in the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class InventoryError(Exception):
+    """The inventory cannot be built; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class InventoryFiles:
+    inventory: Path
+    private_key: Path
+    known_hosts: Path
+
+
+def inventory_dir(stack: str) -> Path:
+    state = os.environ.get("REGIONSTACK_STATE_DIR") or str(
+        Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "regionstack"
+    )
+    return Path(state) / "inventory" / stack
+
+
+def stack_outputs(stack: str, cwd: Path) -> dict[str, Any]:
+    """The stack's outputs, secrets included, from the Pulumi CLI."""
+    try:
+        result = subprocess.run(
+            ["pulumi", "stack", "output", "--stack", stack, "--json", "--show-secrets"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise InventoryError(
+            "pulumi is not on PATH: run `bash scripts/setup.sh` then `source scripts/env.sh`"
+        ) from None
+    if result.returncode != 0:
+        raise InventoryError(
+            f"cannot read the outputs of stack {stack!r}: {result.stderr.strip()}\n"
+            f"deploy it first (`pulumi up --stack {stack}`)"
+        )
+    outputs: dict[str, Any] = json.loads(result.stdout or "{}")
+    return outputs
+
+
+def build_inventory(outputs: dict[str, Any], files: InventoryFiles) -> dict[str, Any]:
+    """The inventory document for `outputs` (pure: no I/O)."""
+    missing = [k for k in ("region", "hosts", "admin_user") if k not in outputs]
+    if missing:
+        raise InventoryError(
+            f"the stack has no {', '.join(missing)} output(s): it has not deployed hosts yet"
+        )
+    region = outputs["region"]
+    role_groups: dict[str, Any] = {}
+    all_hosts: dict[str, Any] = {}
+    for component, hosts in sorted(outputs["hosts"].items()):
+        members = {h["name"]: {"ansible_host": h["address"]} for h in hosts}
+        role_groups[component] = {"hosts": members}
+        all_hosts.update(members)
+    member_refs = {name: None for name in sorted(all_hosts)}
+    return {
+        "all": {
+            "vars": {
+                "ansible_user": outputs["admin_user"],
+                "ansible_become": True,
+                "ansible_ssh_private_key_file": str(files.private_key),
+                "ansible_ssh_common_args": (
+                    f"-o UserKnownHostsFile={files.known_hosts} -o StrictHostKeyChecking=yes"
+                ),
+                "regionstack_stack": region["stack"],
+                "regionstack_code": region["code"],
+                "regionstack_tier": region["tier"],
+                "regionstack_target": outputs.get("target", "local"),
+            },
+            "children": {
+                **role_groups,
+                region["tier"]: {"hosts": dict(member_refs)},
+                f"region_{region['code']}": {"hosts": dict(member_refs)},
+            },
+        }
+    }
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")
+    os.chmod(path, 0o600)
+
+
+def write_inventory(
+    stack: str, outputs: dict[str, Any], directory: Path | None = None
+) -> InventoryFiles:
+    directory = directory or inventory_dir(stack)
+    files = InventoryFiles(
+        directory / "inventory.yml", directory / "admin_ed25519", directory / "known_hosts"
+    )
+    document = build_inventory(outputs, files)
+    if "admin_private_key" not in outputs:
+        raise InventoryError("the stack has no admin_private_key output")
+    _write_private(files.private_key, outputs["admin_private_key"])
+    _write_private(files.known_hosts, "\n".join(outputs.get("known_hosts", [])))
+    _write_private(files.inventory, yaml.safe_dump(document, sort_keys=False))
+    return files

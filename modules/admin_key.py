@@ -1,0 +1,77 @@
+"""The region's administration key pair, generated at deploy time.
+
+The private key exists only in the stack's state, encrypted as a Pulumi secret; it never
+lands in the repository. Hosts trust the public key for the admin user, which is the only
+way in. Rotating the key is `pulumi up --replace <urn>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pulumi
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+
+
+@dataclass
+class AdminKeyInputs:
+    stack: pulumi.Input[str]
+    comment: pulumi.Input[str]
+
+
+def generate_key_pair(comment: str) -> tuple[str, str]:
+    """An Ed25519 key pair as (OpenSSH private key, authorized_keys line)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        .decode()
+    )
+    return private, f"{public} {comment}"
+
+
+class AdminKeyProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        private, public = generate_key_pair(props["comment"])
+        return CreateResult(
+            id_=f"{props['stack']}-admin-key",
+            outs={**props, "private_key": private, "public_key": public},
+        )
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        # The key lives only in state; there is nothing outside to drift.
+        return ReadResult(id_=id_, outs=props, inputs={k: props[k] for k in ("stack", "comment")})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # A different stack or comment means a different identity: a new key pair.
+        changed = [k for k in ("stack", "comment") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to remove outside the state."""
+
+
+class AdminKey(Resource):
+    """An SSH key pair for the admin user; `private_key` is a secret output."""
+
+    public_key: pulumi.Output[str]
+    private_key: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AdminKeyInputs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["private_key"])
+        super().__init__(
+            AdminKeyProvider(),
+            name,
+            {**asdict(args), "public_key": None, "private_key": None},
+            pulumi.ResourceOptions.merge(opts, secret),
+        )
