@@ -16,9 +16,12 @@ from typing import Any
 import yaml
 
 from infra.config.effective import diff, effective_config
+from infra.config.environment import local_state_root
 from infra.config.loader import Fleet, UnknownRegion, validate
 from infra.config.render import render
+from infra.inventory import InventoryError, stack_outputs, write_inventory
 from infra.local.image_cli import add_image_commands
+from infra.local.status import format_status, region_status
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "stacks"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -96,6 +99,26 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_inventory(args: argparse.Namespace) -> int:
+    fleet = _load(args)
+    if fleet is None:
+        return EXIT_INVALID
+    region = fleet.region(args.stack)
+    try:
+        outputs = stack_outputs(region.stack, cwd=args.config.parent)
+        files = write_inventory(region.stack, outputs, args.output)
+    except InventoryError as err:
+        print(f"regionstack: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    print(files.inventory)
+    return EXIT_OK
+
+
+def cmd_local_status(args: argparse.Namespace) -> int:
+    print(format_status(region_status(local_state_root())))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="regionstack", description=__doc__.split("\n")[0] if __doc__ else None
@@ -139,6 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     diff_cmd.add_argument("region_b", metavar="REGION_B")
     render_cmd = add("render", cmd_render, "write stacks/Pulumi.<stack>.yaml for every region")
     add_image_commands(commands)
+    inventory = add("inventory", cmd_inventory, "write the Ansible inventory of a deployed region")
+    inventory.add_argument("stack", metavar="STACK", help="stack name or GB/T 2260 code")
+    inventory.add_argument(
+        "--output",
+        type=Path,
+        metavar="DIR",
+        help="where to write inventory.yml, the admin key and known_hosts "
+        "(default: $REGIONSTACK_STATE_DIR/inventory/<stack>)",
+    )
+    local = commands.add_parser("local", help="inspect the local target on this controller")
+    local_commands = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
+    status = local_commands.add_parser(
+        "status", help="list local regions and machines: state, address, memory"
+    )
+    status.set_defaults(handler=cmd_local_status)
     render_cmd.add_argument(
         "--check", action="store_true", help="write nothing; exit 1 listing stale files"
     )

@@ -8,6 +8,7 @@ regions (codes, parents, CIDRs). Every problem found is reported together.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +58,16 @@ class Fleet:
 
     def __post_init__(self) -> None:
         self._by_key = {r.code: r for r in self.regions} | {r.stack: r for r in self.regions}
+        # Built once: a national fleet asks for the children of each of its 3,000 regions.
+        self._children: dict[str, list[Region]] = {}
+        for region in self.regions:
+            if region.parent:
+                self._children.setdefault(region.parent, []).append(region)
+
+    @cached_property
+    def standard_data(self) -> dict[str, Any]:
+        """The standard as plain data, computed once and shared by every region's config."""
+        return self.standard.model_dump(mode="json", by_alias=True)
 
     def region(self, key: str) -> Region:
         """Find a region by GB/T 2260 code or by stack name."""
@@ -77,7 +88,7 @@ class Fleet:
         return chain
 
     def children(self, region: Region) -> list[Region]:
-        return [r for r in self.regions if r.parent == region.code]
+        return list(self._children.get(region.code, []))
 
 
 class UnknownRegion(LookupError):

@@ -49,8 +49,8 @@ class PulumiProject:
         return dict(json.loads(out))
 
 
-@pytest.fixture
-def pulumi_project(tmp_path: Path) -> Iterator[PulumiProject]:
+def make_project(tmp_path: Path, **extra_env: str) -> PulumiProject:
+    """A copy of the project with its own file backend under `tmp_path`."""
     if shutil.which("pulumi") is None:
         pytest.fail("pulumi is not on PATH: run the tests through scripts/test.sh, which builds it")
     workdir = tmp_path / "project"
@@ -71,5 +71,11 @@ def pulumi_project(tmp_path: Path) -> Iterator[PulumiProject]:
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         PULUMI_CONFIG_PASSPHRASE="e2e-test-passphrase",
+        **extra_env,
     )
-    yield PulumiProject(workdir, env)
+    return PulumiProject(workdir, env)
+
+
+@pytest.fixture
+def pulumi_project(tmp_path: Path) -> Iterator[PulumiProject]:
+    yield make_project(tmp_path)

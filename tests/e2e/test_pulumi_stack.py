@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -24,19 +25,29 @@ def _effective_config_from_cli(region: str) -> object:
     return yaml.safe_load(shown)
 
 
-def test_county_up_twice_second_run_changes_nothing(pulumi_project: PulumiProject) -> None:
+def test_county_preview_plans_the_region_and_every_host(pulumi_project: PulumiProject) -> None:
     pulumi_project.init(COUNTY)
-    preview = pulumi_project.run("preview", "--stack", COUNTY)
-    assert "regionstack:region:Region" in preview.stdout, preview.stdout
+    preview = pulumi_project.run("preview", "--stack", COUNTY, "--json")
+    steps = json.loads(preview.stdout)["steps"]
+    types = [step["newState"]["type"] for step in steps if step.get("op") == "create"]
+    assert "regionstack:region:Region" in types
+    assert "regionstack:local:LocalRegion" in types
+    urns = " ".join(step["urn"] for step in steps)
+    for host in ("chunan-portal-1", "chunan-data-exchange-1", "chunan-hotline-1"):
+        assert f"chunan-local-{host}" in urns, urns
+    preview_outputs = pulumi_project.run("preview", "--stack", COUNTY, "--diff").stdout
+    assert "330127" in preview_outputs
 
-    pulumi_project.run("up", "--stack", COUNTY, "--yes", "--skip-preview")
-    outputs = pulumi_project.outputs(COUNTY)
-    assert outputs["region"] == {"code": "330127", "name": "淳安县", "tier": "county"}
-    assert outputs["target"] == "local"
-    assert outputs["effective_config"] == _effective_config_from_cli(COUNTY)
 
-    # --expect-no-changes makes pulumi exit non-zero if the second run would change anything.
-    second = pulumi_project.run("up", "--stack", COUNTY, "--yes", "--expect-no-changes")
+def test_effective_config_output_matches_regionstack_show(pulumi_project: PulumiProject) -> None:
+    """The region component exposes exactly what `regionstack show` prints (aws: no hosts)."""
+    pulumi_project.env["PULUMI_CONFIG_PASSPHRASE"] = "not-the-local-default"
+    pulumi_project.init("ningxia")
+    pulumi_project.run("up", "--stack", "ningxia", "--yes", "--skip-preview")
+    outputs = pulumi_project.outputs("ningxia")
+    assert outputs["region"]["code"] == "640000"
+    assert outputs["effective_config"] == _effective_config_from_cli("ningxia")
+    second = pulumi_project.run("up", "--stack", "ningxia", "--yes", "--expect-no-changes")
     assert "unchanged" in second.stdout, second.stdout
 
 

@@ -1,0 +1,1 @@
+"""The local target's dynamic providers: machines, the region network, its firewall."""

@@ -1,0 +1,399 @@
+"""The local target for real: the three sample regions up, reachable, obeying the flow
+matrix, surviving a reboot and a killed machine, and leaving nothing behind.
+
+The steps run in file order and share one deployment (module-scoped fixture): up → SSH to
+every host → allowed flows connect, denied ones do not (real TCP between real hosts) →
+reboot a guest → kill a machine, `pulumi refresh` reports it, `pulumi up` repairs it →
+`pulumi destroy` → nothing is left on the controller.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from infra.config.loader import load_fleet
+from infra.inventory import write_inventory
+from infra.local import cgroups
+from infra.local.firewall_rules import allowed_flows, denied_samples, standard_ports
+from infra.local.plan import RegionPlan, plan_region
+from tests.e2e.conftest import ROOT, PulumiProject, make_project
+
+STACKS = ("zhejiang", "hangzhou", "chunan")  # province, city, county
+FLEET = load_fleet(ROOT / "stacks")
+PLANS = {stack: plan_region(FLEET, FLEET.region(stack)) for stack in STACKS}
+PORTS = standard_ports(FLEET.standard)
+CONNECT_TIMEOUT_S = 2.0
+
+LISTENER = """
+import socket, sys, threading
+def serve(port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.listen(64)
+    while True:
+        c, _ = s.accept(); c.close()
+for p in sys.argv[1:]:
+    threading.Thread(target=serve, args=(int(p),)).start()
+"""
+
+PROBE = """
+import json, socket, sys, concurrent.futures as cf
+targets = json.loads(sys.argv[1])
+def attempt(t):
+    try:
+        socket.create_connection((t[0], t[1]), timeout=float(sys.argv[2])).close(); return True
+    except OSError:
+        return False
+with cf.ThreadPoolExecutor(64) as pool:
+    print(json.dumps([[t[0], t[1], ok] for t, ok in zip(targets, pool.map(attempt, targets))]))
+"""
+
+
+@dataclass
+class Region:
+    stack: str
+    plan: RegionPlan
+    key: Path
+    known_hosts: Path
+
+
+@dataclass
+class Deployment:
+    project: PulumiProject
+    state_root: Path
+    regions: dict[str, Region]
+
+    def ssh(
+        self, address: str, command: str, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        region = next(
+            r for r in self.regions.values() if any(h.address == address for h in r.plan.hosts)
+        )
+        return subprocess.run(
+            [
+                "ssh",
+                "-i",
+                str(region.key),
+                "-o",
+                f"UserKnownHostsFile={region.known_hosts}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=5",
+                f"rsadmin@{address}",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+
+def _all_hosts() -> list[tuple[str, str]]:
+    return [(stack, h.address) for stack, plan in PLANS.items() for h in plan.hosts]
+
+
+def _leftovers(state_root: Path) -> list[str]:
+    found = []
+    ps = subprocess.run(
+        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
+    ).stdout
+    found += [f"process: {line}" for line in ps.splitlines() if str(state_root) in line]
+    mounts = Path("/proc/self/mountinfo").read_text()
+    found += [f"mount: {line}" for line in mounts.splitlines() if str(state_root) in line]
+    found += [f"cgroup: {path}" for path in cgroups.existing_groups()]
+    links = json.loads(
+        subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout
+    )
+    bridges = {p.bridge for p in PLANS.values()}
+    found += [f"bridge: {link['ifname']}" for link in links if link["ifname"] in bridges]
+    tables = subprocess.run(
+        ["nft", "list", "tables"], capture_output=True, text=True, check=True
+    ).stdout
+    found += [f"nft: {line}" for line in tables.splitlines() if "regionstack_" in line]
+    found += [f"state: {path}" for path in state_root.rglob("*")] if state_root.exists() else []
+    return found
+
+
+def _up(project: PulumiProject, *stacks: str) -> None:
+    """`pulumi up` of several stacks at the same time (regions are independent)."""
+    procs = {
+        stack: subprocess.Popen(
+            ["pulumi", "--non-interactive", "up", "--stack", stack, "--yes", "--skip-preview"],
+            cwd=project.workdir,
+            env=project.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for stack in stacks
+    }
+    failures = []
+    for stack, proc in procs.items():
+        out, _ = proc.communicate(timeout=900)
+        if proc.returncode != 0:
+            failures.append(f"pulumi up {stack} failed:\n{out}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    # Not under pytest's 0700 tmp dirs: the gateway daemons drop privileges and must
+    # traverse the state root.
+    state_root = Path("/var/lib/regionstack-test") / uuid.uuid4().hex[:8]
+    state_root.mkdir(parents=True)
+    project = make_project(
+        tmp_path_factory.mktemp("local"), REGIONSTACK_LOCAL_STATE=str(state_root)
+    )
+    for stack in STACKS:
+        project.init(stack)
+    deployment = Deployment(project, state_root, {})
+    try:
+        # The province and the city together: two regions can come up at the same time.
+        _up(project, "zhejiang", "hangzhou")
+        _up(project, "chunan")
+        for stack in STACKS:
+            files = write_inventory(
+                stack, project.outputs(stack), tmp_path_factory.mktemp(f"inv-{stack}")
+            )
+            deployment.regions[stack] = Region(
+                stack, PLANS[stack], files.private_key, files.known_hosts
+            )
+        yield deployment
+    finally:
+        for stack in reversed(STACKS):
+            project.run("destroy", "--stack", stack, "--yes", check=False)
+
+
+def test_second_up_changes_nothing(deployment: Deployment) -> None:
+    result = deployment.project.run(
+        "up", "--stack", "chunan", "--yes", "--expect-no-changes", check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("stack", "address"), _all_hosts())
+def test_host_is_reachable_as_admin_and_running(
+    deployment: Deployment, stack: str, address: str
+) -> None:
+    result = deployment.ssh(address, "systemctl is-system-running --wait")
+    failed = deployment.ssh(address, "systemctl --failed --no-legend").stdout
+    assert result.stdout.strip() == "running", (
+        f"{stack} {address}: {result.stdout}{result.stderr}\nfailed: {failed}"
+    )
+
+
+@pytest.mark.parametrize(("stack", "address"), _all_hosts())
+def test_password_and_root_logins_are_refused(
+    deployment: Deployment, stack: str, address: str
+) -> None:
+    result = subprocess.run(
+        [
+            "ssh",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "PreferredAuthentications=password",
+            "-o",
+            "ConnectTimeout=5",
+            f"root@{address}",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Permission denied" in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def reachability(deployment: Deployment) -> dict[tuple[str, str, int], bool]:
+    """Real TCP connection attempts from every source to every destination port.
+
+    Listeners run on every host and on the gateways for every port the standard knows, so
+    a refused connection proves the firewall, not an empty port.
+    """
+    gateway_listeners = []
+    for plan in PLANS.values():
+        for port in PORTS:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((plan.gateway, port))
+            sock.listen(64)
+            gateway_listeners.append(sock)
+    stop = threading.Event()
+
+    def accept_loop(sock: socket.socket) -> None:
+        sock.settimeout(0.5)
+        while not stop.is_set():
+            try:
+                sock.accept()[0].close()
+            except OSError:
+                continue
+
+    threads = [
+        threading.Thread(target=accept_loop, args=(s,), daemon=True) for s in gateway_listeners
+    ]
+    for thread in threads:
+        thread.start()
+    for _stack, address in _all_hosts():
+        ports = " ".join(str(p) for p in PORTS if p != 22)
+        command = f"cat > /tmp/listen.py && sudo -n sh -c 'nohup python3 /tmp/listen.py {ports} >/dev/null 2>&1 &'"
+        result = subprocess.run(
+            [
+                "ssh",
+                "-i",
+                str(
+                    next(
+                        r.key
+                        for r in deployment.regions.values()
+                        if address in [h.address for h in r.plan.hosts]
+                    )
+                ),
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                f"rsadmin@{address}",
+                command,
+            ],
+            input=LISTENER,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+
+    wanted: dict[str, set[tuple[str, int]]] = {}
+    for plan in PLANS.values():
+        for src, dst, port, _ in [
+            *allowed_flows(plan, FLEET.standard),
+            *denied_samples(plan, FLEET.standard),
+        ]:
+            wanted.setdefault(src, set()).add((dst, port))
+    results: dict[tuple[str, str, int], bool] = {}
+    gateways = {plan.gateway for plan in PLANS.values()}
+    for src, targets in sorted(wanted.items()):
+        ordered = sorted(targets)
+        if src in gateways:
+            for dst, port in ordered:
+                try:
+                    socket.create_connection((dst, port), timeout=CONNECT_TIMEOUT_S).close()
+                    results[(src, dst, port)] = True
+                except OSError:
+                    results[(src, dst, port)] = False
+            continue
+        probe = deployment.ssh(
+            src,
+            f"python3 -c {json.dumps(PROBE)!s} '{json.dumps(ordered)}' {CONNECT_TIMEOUT_S}",
+            timeout=120,
+        )
+        assert probe.returncode == 0, probe.stderr
+        for dst, port, ok in json.loads(probe.stdout):
+            results[(src, dst, int(port))] = bool(ok)
+    stop.set()
+    for sock in gateway_listeners:
+        sock.close()
+    return results
+
+
+def _flow_cases(kind: str) -> list[object]:
+    cases = []
+    for stack, plan in PLANS.items():
+        items = (
+            allowed_flows(plan, FLEET.standard)
+            if kind == "allowed"
+            else denied_samples(plan, FLEET.standard)
+        )
+        for src, dst, port, why in items:
+            cases.append(pytest.param(src, dst, port, id=f"{stack}:{src}->{dst}:{port}:{why}"))
+    return cases
+
+
+@pytest.mark.parametrize(("src", "dst", "port"), _flow_cases("allowed"))
+def test_allowed_flow_connects(
+    reachability: dict[tuple[str, str, int], bool], src: str, dst: str, port: int
+) -> None:
+    assert reachability[(src, dst, port)], (
+        f"{src} -> {dst}:{port} is in the flow matrix but did not connect"
+    )
+
+
+@pytest.mark.parametrize(("src", "dst", "port"), _flow_cases("denied"))
+def test_denied_flow_is_refused(
+    reachability: dict[tuple[str, str, int], bool], src: str, dst: str, port: int
+) -> None:
+    assert not reachability[(src, dst, port)], (
+        f"{src} -> {dst}:{port} is not in the flow matrix but connected"
+    )
+
+
+def test_status_lists_every_machine_running(deployment: Deployment) -> None:
+    result = subprocess.run(
+        ["regionstack", "local", "status"],
+        env=deployment.project.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for _stack, plan in PLANS.items():
+        for host in plan.hosts:
+            line = next((line for line in result.stdout.splitlines() if host.name in line), "")
+            assert "running" in line and host.address in line, result.stdout
+
+
+def test_rebooted_guest_comes_back(deployment: Deployment) -> None:
+    address = PLANS["chunan"].hosts_of("hotline")[0].address
+    before = deployment.ssh(address, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    deployment.ssh(address, "sudo -n systemctl reboot", timeout=30)
+    for _ in range(120):
+        after = deployment.ssh(address, "cat /proc/sys/kernel/random/boot_id", timeout=15)
+        if after.returncode == 0 and after.stdout.strip() not in ("", before):
+            break
+    else:
+        pytest.fail(f"{address} did not come back after a reboot")
+    assert deployment.ssh(address, "systemctl is-system-running --wait").stdout.strip() == "running"
+
+
+def test_killed_machine_is_reported_by_refresh_and_recreated_by_up(deployment: Deployment) -> None:
+    host = PLANS["chunan"].hosts_of("portal")[0]
+    machine_dir = deployment.state_root / "chunan" / "machines" / host.name
+    nspawn_pid = int((machine_dir / "nspawn.pid").read_text())
+    supervisor_pid = int((machine_dir / "supervisor.pid").read_text())
+    # The whole machine dies: its supervisor first (else it would restart nspawn), then nspawn.
+    subprocess.run(["kill", "-9", str(supervisor_pid), str(nspawn_pid)], check=True)
+    project = deployment.project
+    drift = project.run("refresh", "--stack", "chunan", "--yes", "--expect-no-changes", check=False)
+    assert drift.returncode != 0, "refresh did not report the dead machine:\n" + drift.stdout
+    assert host.name in drift.stdout, drift.stdout
+    project.run("up", "--stack", "chunan", "--yes")
+    result = deployment.ssh(host.address, "systemctl is-system-running --wait")
+    assert result.stdout.strip() == "running", result.stdout + result.stderr
+    project.run("up", "--stack", "chunan", "--yes", "--expect-no-changes")
+
+
+def test_destroy_leaves_nothing(deployment: Deployment) -> None:
+    for stack in reversed(STACKS):
+        deployment.project.run("destroy", "--stack", stack, "--yes")
+    leftovers = _leftovers(deployment.state_root)
+    assert not leftovers, "\n".join(leftovers)
