@@ -14,6 +14,7 @@ from typing import Any
 from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import Region
+from infra.local.plan import plan_region
 
 # Bumped when the shape of the effective config changes, so consumers can tell.
 EFFECTIVE_SCHEMA = 1
@@ -44,6 +45,18 @@ def _target(fleet: Fleet, region: Region) -> dict[str, Any]:
     return {"kind": "aws", **aws, "availability_zones": fleet.tiers[tier].availability_zones}
 
 
+def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
+    """Where this region's exchange federates to, and who federates to it.
+
+    Part of the effective config because the region's firewall depends on its parent's and
+    children's addresses: renumbering a neighbour must change this region's digest too.
+    """
+    if region.local is None:  # the aws target resolves its neighbours itself
+        return {"parent_exchange": None, "child_exchanges": []}
+    plan = plan_region(fleet, region)
+    return {"parent_exchange": plan.parent_exchange, "child_exchanges": list(plan.child_exchanges)}
+
+
 def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:
     """The effective configuration of `region`, with every value resolved."""
     tier = analyse(region.code).tier
@@ -65,6 +78,7 @@ def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:
             "children": sorted(c.code for c in fleet.children(region)),
         },
         "target": _target(fleet, region),
+        "federation": _federation(fleet, region),
         "host_groups": _host_groups(fleet, region),
         "contacts": region.contacts.model_dump(mode="json"),
         # Shared, not copied: the standard is identical for every region, and copying it
@@ -93,13 +107,23 @@ def flatten(config: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+class _Absent:
+    """A key one side of a diff does not have (distinct from a key whose value is None)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+ABSENT = _Absent()
+
+
 def diff(left: dict[str, Any], right: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """Key paths whose values differ between two effective configs, sorted."""
+    """Key paths whose values differ between two effective configs, sorted; a key one
+    side lacks is shown as `ABSENT`."""
     a, b = flatten(left), flatten(right)
-    missing = object()
     changes = []
     for key in sorted(a.keys() | b.keys()):
-        va, vb = a.get(key, missing), b.get(key, missing)
+        va, vb = a.get(key, ABSENT), b.get(key, ABSENT)
         if va != vb:
-            changes.append((key, None if va is missing else va, None if vb is missing else vb))
+            changes.append((key, va, vb))
     return changes

@@ -41,10 +41,13 @@ class SourcedRegion:
     region: Region
     doc: YamlDocument
     path: KeyPath
-    # True when the region failed the schema: only its identity (code, stack, tier,
-    # parent, target) is trusted, so rules on codes and parents still run for it and the
-    # author sees every problem in one pass.
-    partial: bool = False
+    # Keys set aside because they failed the schema (their problems are already reported);
+    # rules that need them skip the region, every other rule still runs for it.
+    dropped: frozenset[str] = frozenset()
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.dropped)
 
 
 @dataclass
@@ -186,33 +189,49 @@ def _split_locked(
     return kept
 
 
-_IDENTITY_KEYS = ("code", "stack", "tier", "parent", "target")
+_IDENTITY_KEYS = frozenset({"code", "stack", "tier", "parent", "target"})
 
 
-def _identity_only(data: dict[str, Any]) -> Region | None:
-    """A region built from its identity keys alone, if those keys are themselves valid."""
-    identity = {k: data.get(k) for k in _IDENTITY_KEYS}
-    try:
-        checked = Region.model_validate(
-            {**identity, "name": "占位", "contacts": _PLACEHOLDER_CONTACTS}, context=None
-        )
-    except ValidationError:
-        return None
-    return checked
+def _salvage(data: dict[str, Any]) -> tuple[Region, frozenset[str]] | None:
+    """The region with its invalid non-identity keys set aside, and which keys those were.
+
+    The schema problems are already reported; salvaging lets the rules on codes, parents
+    and networks run for the region as well, so the author sees every problem in one pass.
+    Without a valid identity (code, stack, tier, parent, target) nothing can be checked.
+    """
+    attempt, dropped = dict(data), set[str]()
+    for _ in range(len(REGION_KEYS) + 1):
+        try:
+            return Region.model_validate(attempt), frozenset(dropped)
+        except ValidationError as err:
+            bad = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+            if not bad or bad & _IDENTITY_KEYS or bad <= dropped:
+                return None
+            for key in bad:
+                dropped.add(key)
+                if key in _PLACEHOLDERS:
+                    attempt[key] = _PLACEHOLDERS[key]
+                else:
+                    attempt.pop(key, None)
+    return None
 
 
 _PLACEHOLDER_CONTACTS = {
     role: {"name": "placeholder", "phone": "000-0000000", "email": "x@example.invalid"}
     for role in ("operations", "security")
 }
+_PLACEHOLDERS: dict[str, Any] = {"name": "占位", "contacts": _PLACEHOLDER_CONTACTS, "overrides": {}}
 
 
-def _load_regions(config_dir: Path, report: Report) -> list[SourcedRegion]:
+def _load_regions(config_dir: Path, report: Report) -> tuple[list[SourcedRegion], set[str]]:
     directory = config_dir / REGIONS_DIR
     files = sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+    for stray in sorted(directory.glob("*.yml")) if directory.is_dir() else []:
+        report.add(rules.wrong_extension(_relative(stray, config_dir)))
     if not files:
         report.add(rules.missing_file(_relative(directory, config_dir) + "/*.yaml", "the regions"))
     sourced: list[SourcedRegion] = []
+    declared: set[str] = set()
     for path in files:
         doc = _parse(path, config_dir, report)
         if doc is None:
@@ -229,13 +248,15 @@ def _load_regions(config_dir: Path, report: Report) -> list[SourcedRegion]:
             if not isinstance(raw, dict):
                 report.add(rules.region_not_mapping(doc, base, raw))
                 continue
+            if isinstance(raw.get("code"), str | int) and not isinstance(raw.get("code"), bool):
+                declared.add(str(raw["code"]))
             data = _split_locked(doc, base, raw, report)
             region = _validated(doc, base, data, Region, report)
             if region is not None:
                 sourced.append(SourcedRegion(region, doc, base))
-            elif (identity := _identity_only(data)) is not None:
-                sourced.append(SourcedRegion(identity, doc, base, partial=True))
-    return sourced
+            elif (salvaged := _salvage(data)) is not None:
+                sourced.append(SourcedRegion(salvaged[0], doc, base, dropped=salvaged[1]))
+    return sourced, declared
 
 
 def validate(config_dir: Path) -> tuple[Fleet | None, Report]:
@@ -243,9 +264,9 @@ def validate(config_dir: Path) -> tuple[Fleet | None, Report]:
     report = Report()
     standard = _load_standard(config_dir, report)
     tiers = _load_tiers(config_dir, report)
-    sourced = _load_regions(config_dir, report)
-    if len(tiers) == len(Tier):
-        report.extend(rules.check_regions(sourced, tiers))
+    sourced, declared = _load_regions(config_dir, report)
+    # Run even with a tier profile missing or invalid: rules that need it skip its regions.
+    report.extend(rules.check_regions(sourced, tiers, declared))
     if not report.ok or standard is None:
         return None, report
     return Fleet(config_dir, standard, tiers, [s.region for s in sourced]), report

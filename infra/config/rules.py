@@ -188,19 +188,32 @@ def check_tier(profile: TierProfile, expected: Tier, doc: YamlDocument) -> list[
 # --- regions ----------------------------------------------------------------------------
 
 
-def check_regions(sourced: list[SourcedRegion], tiers: dict[Tier, TierProfile]) -> list[Problem]:
+def wrong_extension(file: str) -> Problem:
+    return Problem(
+        file,
+        "<document>",
+        "regions files end in .yaml; this one would be ignored",
+        f"rename it to {file.removesuffix('.yml')}.yaml",
+        "regions-file-extension",
+    )
+
+
+def check_regions(
+    sourced: list[SourcedRegion], tiers: dict[Tier, TierProfile], declared: set[str]
+) -> list[Problem]:
+    """Rules across regions. `declared` holds every code written, valid or not, so a parent
+    that failed the schema is not also reported as missing."""
     problems: list[Problem] = []
     problems += _unique(sourced, "code")
     problems += _unique(sourced, "stack")
     by_code = {s.region.code: s for s in sourced}
     for s in sourced:
-        problems += _code_and_parent(s, by_code)
-        if s.partial:
-            continue
+        problems += _code_and_parent(s, by_code, declared)
         problems += _target_settings(s)
-        problems += _overrides(s, tiers)
+        if "overrides" not in s.dropped:
+            problems += _overrides(s, tiers)
         problems += _capacity(s, tiers)
-    complete = [s for s in sourced if not s.partial]
+    complete = sourced
     problems += _overlaps(
         [s for s in complete if s.region.local],
         lambda r: r.local.cidr if r.local else None,
@@ -242,7 +255,9 @@ def tier_of(region: Region) -> Tier | None:
     return analyse(region.code).tier
 
 
-def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> list[Problem]:
+def _code_and_parent(
+    s: SourcedRegion, by_code: dict[str, SourcedRegion], declared: set[str]
+) -> list[Problem]:
     region, doc, path = s.region, s.doc, s.path
     facts = analyse(region.code)
     if facts.tier is None:
@@ -300,6 +315,8 @@ def _code_and_parent(s: SourcedRegion, by_code: dict[str, SourcedRegion]) -> lis
         )
         return problems
     parent = by_code.get(region.parent)
+    if parent is None and region.parent in declared:
+        return problems  # the parent is written but invalid; its own problems say why
     if parent is None:
         problems.append(
             doc.problem(
@@ -343,7 +360,7 @@ def _target_settings(s: SourcedRegion) -> list[Problem]:
         (region.local, region.aws) if region.target == "local" else (region.aws, region.local)
     )
     other_name = "aws" if region.target == "local" else "local"
-    if chosen is None:
+    if chosen is None and region.target not in s.dropped:
         problems.append(
             doc.problem(
                 (*path, region.target),
@@ -426,7 +443,7 @@ def _network(
 
 def _overrides(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem]:
     tier = tier_of(s.region)
-    if tier is None:
+    if tier is None or tier not in tiers:
         return []
     problems = []
     for component, override in s.region.overrides.host_groups.items():
@@ -455,7 +472,7 @@ def _capacity(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem]
     therefore fit the sum of the max_counts, not only today's hosts.
     """
     tier = tier_of(s.region)
-    if tier is None or s.region.local is None:
+    if tier is None or tier not in tiers or s.region.local is None:
         return []
     room = sum(group.max_count for group in tiers[tier].host_groups.values())
     usable = s.region.local.cidr.num_addresses - RESERVED_ADDRESSES

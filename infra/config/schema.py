@@ -69,8 +69,9 @@ StackName = Annotated[
 ChineseName = Annotated[
     str,
     Field(
-        pattern=r"^[\u3400-\u9fff·]{2,32}$",
-        description="the official Chinese name in UTF-8, e.g. 淳安县",
+        pattern=r"^[\u3400-\u9fff][\u3400-\u9fff·]{0,30}[\u3400-\u9fff]$",
+        description="the official Chinese name in UTF-8, e.g. 淳安县 (Han characters; an "
+        "interpunct only inside)",
     ),
 ]
 

@@ -80,12 +80,17 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[st
     return []
 
 
+def _is_key_marker(part: str | int) -> bool:
+    return isinstance(part, str) and part.endswith("]") and "[" in part
+
+
 def _problem(
     doc: YamlDocument, base: KeyPath, model: type[BaseModel], error: ErrorDetails
 ) -> Problem:
-    loc = tuple(error["loc"])
+    raw_loc = tuple(error["loc"])
     # pydantic appends a "[key]" marker after a dict key that failed its Literal check.
-    loc = tuple(p for p in loc if not (isinstance(p, str) and p.endswith("]") and "[" in p))
+    key_failed = any(_is_key_marker(p) for p in raw_loc)
+    loc = tuple(p for p in raw_loc if not _is_key_marker(p))
     path = (*base, *loc)
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -98,12 +103,7 @@ def _problem(
         description = _field_description(model, loc)
         hint = f"add `{loc[-1]}:`" + (f" - {description}" if description else "")
         return doc.problem(path, f"missing required key {loc[-1]!r}", hint, "missing-key")
-    if (
-        kind == "literal_error"
-        and loc
-        and isinstance(loc[-1], str)
-        and "expected" in error.get("ctx", {})
-    ):
+    if kind == "literal_error" and key_failed and loc and isinstance(loc[-1], str):
         # A dict key outside its Literal set (e.g. a misspelt component name).
         allowed = _allowed_keys(model, loc[:-1])
         near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)

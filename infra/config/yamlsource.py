@@ -61,6 +61,16 @@ class YamlDocument:
         )
 
 
+INT_TAG = "tag:yaml.org,2002:int"
+
+
+def _ambiguous_int(text: str) -> bool:
+    digits = text.lstrip("+-")
+    return (len(digits) > 1 and digits.startswith("0") and not digits.startswith("0x")) or any(
+        c in digits for c in ":_"
+    )
+
+
 class YamlSyntaxError(Exception):
     def __init__(self, problem: Problem) -> None:
         super().__init__(problem.to_text())
@@ -83,6 +93,10 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if node.tag == INT_TAG and _ambiguous_int(node.value):
+            # YAML 1.1 reads 030127 as octal (12375) and 33:01:27 as base 60; keep the
+            # text the author wrote so the schema reports it instead of a number nobody wrote.
+            return node.value
         return self.loader.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
@@ -94,6 +108,13 @@ class _Builder:
                     "YAML merge keys (<<) are not supported",
                     "write the keys out; the unified config's levels already share values",
                     "yaml-merge-key",
+                )
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self._error(
+                    key_node,
+                    "a mapping key must be a plain value, not a list or mapping",
+                    "write the key as a name",
+                    "yaml-complex-key",
                 )
             key = self.loader.construct_object(key_node, deep=True)
             if key in result:

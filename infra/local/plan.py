@@ -104,7 +104,8 @@ def plan_region(fleet: Fleet, region: Region) -> RegionPlan:
         parent_exchange=_first_exchange(fleet, parent) if parent else None,
         child_exchanges=tuple(
             address
-            for child in fleet.children(region)
+            # By code: the plan must not depend on the order regions are written in.
+            for child in sorted(fleet.children(region), key=lambda r: r.code)
             if (address := _first_exchange(fleet, child)) is not None
         ),
     )

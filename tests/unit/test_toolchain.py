@@ -36,7 +36,9 @@ def test_go_vet_is_clean() -> None:
 
 def test_cli_and_sdk_pins_agree() -> None:
     sdk = re.search(r'"pulumi==([0-9.]+)"', (ROOT / "pyproject.toml").read_text())
-    cli = re.search(r"github.com/pulumi/pulumi/pkg/v3 v([0-9.]+)", (TOOLCHAIN / "go.mod").read_text())
+    cli = re.search(
+        r"github.com/pulumi/pulumi/pkg/v3 v([0-9.]+)", (TOOLCHAIN / "go.mod").read_text()
+    )
     assert sdk and cli, "both pins must be present"
     assert sdk.group(1) == cli.group(1)
 

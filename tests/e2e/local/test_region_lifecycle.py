@@ -72,7 +72,7 @@ class Deployment:
     regions: dict[str, Region]
 
     def ssh(
-        self, address: str, command: str, timeout: float = 30
+        self, address: str, command: str, timeout: float = 30, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         region = next(
             r for r in self.regions.values() if any(h.address == address for h in r.plan.hosts)
@@ -93,6 +93,7 @@ class Deployment:
                 f"rsadmin@{address}",
                 command,
             ],
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -256,32 +257,7 @@ def reachability(deployment: Deployment) -> dict[tuple[str, str, int], bool]:
     for _stack, address in _all_hosts():
         ports = " ".join(str(p) for p in PORTS if p != 22)
         command = f"cat > /tmp/listen.py && sudo -n sh -c 'nohup python3 /tmp/listen.py {ports} >/dev/null 2>&1 &'"
-        result = subprocess.run(
-            [
-                "ssh",
-                "-i",
-                str(
-                    next(
-                        r.key
-                        for r in deployment.regions.values()
-                        if address in [h.address for h in r.plan.hosts]
-                    )
-                ),
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                f"rsadmin@{address}",
-                command,
-            ],
-            input=LISTENER,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
+        result = deployment.ssh(address, command, stdin=LISTENER)
         assert result.returncode == 0, result.stderr
 
     wanted: dict[str, set[tuple[str, int]]] = {}
@@ -305,8 +281,9 @@ def reachability(deployment: Deployment) -> dict[tuple[str, str, int], bool]:
             continue
         probe = deployment.ssh(
             src,
-            f"python3 -c {json.dumps(PROBE)!s} '{json.dumps(ordered)}' {CONNECT_TIMEOUT_S}",
+            f"python3 - '{json.dumps(ordered)}' {CONNECT_TIMEOUT_S}",
             timeout=120,
+            stdin=PROBE,
         )
         assert probe.returncode == 0, probe.stderr
         for dst, port, ok in json.loads(probe.stdout):

@@ -131,10 +131,13 @@ def region_tree(draw: st.DrawFn) -> list[Node]:
 
 # --- everything else a region says ---------------------------------------------------------
 
-chinese_names = st.text(
-    alphabet=st.one_of(st.characters(min_codepoint=0x3400, max_codepoint=0x9FFF), st.just("·")),
-    min_size=2,
-    max_size=8,
+_han = st.characters(min_codepoint=0x3400, max_codepoint=0x9FFF)
+# Official names are Han characters, with an interpunct only inside (never at either end).
+chinese_names = st.builds(
+    lambda first, middle, last: first + middle + last,
+    _han,
+    st.text(alphabet=st.one_of(_han, st.just("·")), max_size=6),
+    _han,
 )
 stack_names = st.from_regex(r"\A[a-z][a-z0-9-]{1,8}[a-z0-9]\Z")
 

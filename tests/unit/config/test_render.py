@@ -68,12 +68,6 @@ def test_check_passes_after_render(config_dir: Path) -> None:
         pytest.param(
             {"file": "regions/33-zhejiang.yaml", "set": {"regions[1].local.cidr": "10.203.9.0/24"}},
             ("chunan", "hangzhou", "zhejiang"),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the local plan (infra/local/plan.py) of a county and of a province uses "
-                "its parent's and children's exchange addresses, but effective_config does not "
-                "include them, so their digests do not change",
-            ),
             id="parent-network-renumbered",
         ),
     ],

@@ -111,11 +111,6 @@ def test_syntax_error_is_one_problem_with_a_position(text: str, line: int, colum
     assert "Traceback" not in str(raised.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="yamlsource._Builder._mapping tests `key in result` on an unhashable key",
-)
 @pytest.mark.parametrize("text", ["? [a, b]\n: 1\n", "{[1]: 2}\n", "? {a: 1}\n: 2\n"])
 def test_unhashable_key_is_a_problem_not_a_crash(text: str) -> None:
     with pytest.raises(YamlSyntaxError):
