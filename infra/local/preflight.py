@@ -33,7 +33,7 @@ def check_controller(
     if euid() != 0:
         problems.append("local regions need root (bridges, mounts, cgroups, nftables): run as root")
     for tool, fix in sorted(REQUIRED_TOOLS.items()):
-        if which(tool) is None and not Path("/usr/sbin", tool).exists():
+        if which(tool) is None:
             problems.append(f"{tool} is missing: {fix} (or run scripts/setup.sh)")
     known = filesystems.read_text() if filesystems.exists() else ""
     if "overlay" not in known.split():

@@ -20,6 +20,8 @@ CHECKS = {
     "ruff-format": [str(BIN / "ruff"), "format", "--check", "infra", "modules"],
     "mypy": [str(BIN / "mypy")],
     "yamllint": [str(BIN / "yamllint"), "--strict", "."],
+    # The committed stack files must be what `regionstack render` writes today.
+    "render-check": [str(BIN / "regionstack"), "render", "--check"],
 }
 
 

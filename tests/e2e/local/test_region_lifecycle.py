@@ -181,6 +181,15 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             state_root.rmdir()
 
 
+def test_admin_private_key_is_a_secret_output(deployment: Deployment) -> None:
+    shown = deployment.project.run(
+        "stack", "output", "--stack", "chunan", "admin_private_key"
+    ).stdout
+    assert shown.strip() == "[secret]", shown
+    state = deployment.project.run("stack", "export", "--stack", "chunan").stdout
+    assert "BEGIN OPENSSH PRIVATE KEY" not in state, "the private key is stored in the clear"
+
+
 def test_second_up_changes_nothing(deployment: Deployment) -> None:
     result = deployment.project.run(
         "up", "--stack", "chunan", "--yes", "--expect-no-changes", check=False

@@ -1,0 +1,58 @@
+"""The Ansible inventory built from a region stack's outputs."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.inventory import InventoryError, InventoryFiles, build_inventory, write_inventory
+
+OUTPUTS: dict[str, Any] = {
+    "region": {"code": "330127", "name": "淳安县", "tier": "county", "stack": "chunan"},
+    "target": "local",
+    "admin_user": "rsadmin",
+    "admin_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
+    "known_hosts": ["10.203.2.2 ssh-ed25519 AAAA"],
+    "hosts": {
+        "portal": [{"name": "chunan-portal-1", "address": "10.203.2.2"}],
+        "data_exchange": [{"name": "chunan-data-exchange-1", "address": "10.203.2.4"}],
+    },
+}
+FILES = InventoryFiles(Path("/s/inventory.yml"), Path("/s/admin_ed25519"), Path("/s/known_hosts"))
+
+
+def test_groups_per_component_tier_and_region() -> None:
+    children = build_inventory(OUTPUTS, FILES)["all"]["children"]
+    assert children["portal"]["hosts"] == {"chunan-portal-1": {"ansible_host": "10.203.2.2"}}
+    assert set(children["county"]["hosts"]) == {"chunan-portal-1", "chunan-data-exchange-1"}
+    assert set(children["region_330127"]["hosts"]) == {"chunan-portal-1", "chunan-data-exchange-1"}
+
+
+def test_ssh_pins_host_keys_and_uses_the_admin_key() -> None:
+    variables = build_inventory(OUTPUTS, FILES)["all"]["vars"]
+    assert variables["ansible_user"] == "rsadmin"
+    assert variables["ansible_ssh_private_key_file"] == "/s/admin_ed25519"
+    assert "StrictHostKeyChecking=yes" in variables["ansible_ssh_common_args"]
+    assert "UserKnownHostsFile=/s/known_hosts" in variables["ansible_ssh_common_args"]
+
+
+@pytest.mark.parametrize("missing", ["region", "hosts", "admin_user"])
+def test_a_stack_without_hosts_is_refused(missing: str) -> None:
+    outputs = {k: v for k, v in OUTPUTS.items() if k != missing}
+    with pytest.raises(InventoryError, match=missing):
+        build_inventory(outputs, FILES)
+
+
+def test_written_files_are_private(tmp_path: Path) -> None:
+    files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    for path in (files.inventory, files.private_key, files.known_hosts):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert files.private_key.read_text().startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert (
+        yaml.safe_load(files.inventory.read_text())["all"]["vars"]["regionstack_code"] == "330127"
+    )
+    assert files.known_hosts.read_text() == "10.203.2.2 ssh-ed25519 AAAA\n"
