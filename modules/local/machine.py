@@ -51,6 +51,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from infra.local import cgroups, ownership, supervisor
@@ -143,7 +144,9 @@ def _inputs(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _known(value: Any) -> bool:
-    return value is not None and value != rpc.UNKNOWN
+    # In a preview, inputs computed by other resources (the image's rootfs, the admin
+    # key) arrive as the UNKNOWN sentinel string or as pulumi.output.Unknown objects.
+    return value is not None and value != rpc.UNKNOWN and not isinstance(value, Unknown)
 
 
 def problems(props: dict[str, Any]) -> list[tuple[str, str]]:
