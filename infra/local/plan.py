@@ -82,9 +82,22 @@ def _hosts(fleet: Fleet, region: Region) -> tuple[HostPlan, ...]:
 
 
 def _first_exchange(fleet: Fleet, region: Region) -> str | None:
+    """The first data_exchange host's address, from the block arithmetic of `_hosts`.
+
+    Computed directly rather than by planning every host: each region's digest needs its
+    parent's and children's exchange addresses, thousands of times in a national fleet.
+    """
     if region.local is None:
         return None
-    return next(h.address for h in _hosts(fleet, region) if h.component == "data_exchange")
+    tier = analyse(region.code).tier
+    assert tier is not None
+    groups = fleet.tiers[tier].host_groups
+    offset = FIRST_HOST_OFFSET
+    for component in COMPONENTS:
+        if component == "data_exchange":
+            return str(region.local.cidr.network_address + offset)
+        offset += groups[component].max_count  # type: ignore[index]
+    raise AssertionError("data_exchange is a standard component")
 
 
 def plan_region(fleet: Fleet, region: Region) -> RegionPlan:
