@@ -161,9 +161,9 @@ def main() -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    print(f"{'scenario':<14}{'hosts':>6}{'up s':>8}{'destroy s':>11}")
+    print(f"{'scenario':<14}{'up s':>8}{'destroy s':>11}")
     for scenario, figures in result["scenarios"].items():
-        print(f"{scenario:<14}{'':>6}{figures['up_s']:>8.1f}{figures['destroy_s']:>11.1f}")
+        print(f"{scenario:<14}{figures['up_s']:>8.1f}{figures['destroy_s']:>11.1f}")
     memory = result.get("memory", {})
     if memory:
         rss = statistics.median(m["rss_mib"] for m in memory.values())
