@@ -79,6 +79,8 @@ def build_inventory(outputs: dict[str, Any], files: InventoryFiles) -> dict[str,
             "vars": {
                 "ansible_user": outputs["admin_user"],
                 "ansible_become": True,
+                # Debian's python3 on every host; saying so avoids interpreter discovery.
+                "ansible_python_interpreter": "/usr/bin/python3",
                 "ansible_ssh_private_key_file": str(files.private_key),
                 "ansible_ssh_common_args": (
                     f"-o UserKnownHostsFile={files.known_hosts} -o StrictHostKeyChecking=yes"

@@ -95,7 +95,7 @@ def region_status(state_root: Path) -> list[RegionStatus]:
 def format_status(regions: list[RegionStatus]) -> str:
     if not regions:
         return "no local regions on this controller"
-    lines = [f"{'REGION':<12} {'MACHINE':<34} {'STATE':<8} {'ADDRESS':<15} {'MEMORY':>9}"]
+    lines = [f"{'REGION':<12} {'MACHINE':<34} {'STATE':<8} {'ADDRESS':<15} {'RSS':>9}"]
     for region in regions:
         bridge = (
             f"{region.bridge} ({'up' if region.bridge_up else 'missing'})"
