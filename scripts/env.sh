@@ -23,6 +23,7 @@ export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-regionstack-local-on
 if [ -f "$REGIONSTACK_CACHE_DIR/toolchain/current" ]; then
   PATH="$(cat "$REGIONSTACK_CACHE_DIR/toolchain/current"):$PATH"
 fi
+[ -d /usr/local/go/bin ] && PATH="$PATH:/usr/local/go/bin"
 PATH="$_rs_root/.venv/bin:$PATH"
 export PATH
 mkdir -p "$REGIONSTACK_STATE_DIR/pulumi" "$PULUMI_HOME"

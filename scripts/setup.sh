@@ -13,8 +13,19 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { say "missing $1: $2"; exit 2; }
 }
 
-need python3.11 "install Python 3.11 (the pinned dependencies need exactly 3.11)"
+# Non-login shells (CI) may lack Go's directory on PATH.
+[ -d /usr/local/go/bin ] && PATH="$PATH:/usr/local/go/bin" && export PATH
 need go "install Go >= 1.26 (it builds the Pulumi CLI from its Go modules)"
+
+# A Python 3.11 that can create a venv (Debian's needs python3.11-venv for ensurepip).
+python=""
+for candidate in "$(command -v python3.11 || true)" "$HOME/.pyenv/shims/python3.11" \
+                 /usr/local/bin/python3.11 /usr/bin/python3.11; do
+  if [ -x "$candidate" ] && "$candidate" -c 'import ensurepip, venv' 2>/dev/null; then
+    python="$candidate"; break
+  fi
+done
+[ -n "$python" ] || { say "no Python 3.11 that can create a venv: apt-get install python3.11-venv"; exit 2; }
 
 # 0. Debian packages of the local target (nspawn hosts, their network and gateway
 #    services) and of the toolchain build. Installed only when one is missing.
@@ -37,7 +48,8 @@ stamp=".venv/.regionstack-installed"
 want="$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   say "installing the Python environment (.venv)"
-  python3.11 -m venv .venv
+  rm -rf .venv
+  "$python" -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -e ".[dev]"
   echo "$want" > "$stamp"
 fi
