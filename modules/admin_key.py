@@ -7,13 +7,15 @@ way in. Rotating the key is `pulumi up --replace <urn>`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+
+from modules.props import input_props
 
 
 @dataclass
@@ -72,6 +74,10 @@ class AdminKey(Resource):
         super().__init__(
             AdminKeyProvider(),
             name,
-            {**asdict(args), "public_key": None, "private_key": None},
+            {
+                **input_props(args),
+                "public_key": None,
+                "private_key": None,
+            },
             pulumi.ResourceOptions.merge(opts, secret),
         )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -33,6 +33,7 @@ from pulumi.dynamic import (
 )
 
 from infra.local.firewall_rules import marker
+from modules.props import input_props
 
 FAMILIES = ("bridge", "inet")
 INPUT_KEYS = ("stack", "table", "ruleset")
@@ -209,4 +210,4 @@ class Firewall(Resource):
         self, name: str, args: FirewallInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         outputs = {"ruleset_sha256": None, "listing_sha256": None, "applied": None}
-        super().__init__(FirewallProvider(), name, {**asdict(args), **outputs}, opts)
+        super().__init__(FirewallProvider(), name, {**input_props(args), **outputs}, opts)

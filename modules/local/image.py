@@ -9,7 +9,7 @@ Deleting the resource keeps the cache: other regions may boot from it, and
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from pulumi.dynamic import (
 )
 
 from infra.local.image import ensure_image
+from modules.props import input_props
 
 
 @dataclass
@@ -67,5 +68,12 @@ class Image(Resource):
         self, name: str, args: ImageInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            ImageProvider(), name, {**asdict(args), "rootfs": None, "present": None}, opts
+            ImageProvider(),
+            name,
+            {
+                **input_props(args),
+                "rootfs": None,
+                "present": None,
+            },
+            opts,
         )

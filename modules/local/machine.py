@@ -35,7 +35,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
 from infra.local import cgroups, ownership, supervisor
+from modules.props import input_props
 
 DEFAULT_STATE_ROOT = "/var/lib/regionstack/local"
 KIND = "machine"
@@ -731,7 +732,6 @@ class Machine(Resource, module="local", name="Machine"):
     def __init__(
         self, name: str, args: MachineInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        # Not dataclasses.asdict: it deep-copies the values, and inputs may be Outputs.
-        props: dict[str, Any] = {f.name: getattr(args, f.name) for f in fields(args)}
+        props = input_props(args)
         outs = ("machine_id", "ssh_host_ed25519_public_key", "state_dir", "running")
         super().__init__(MachineProvider(), name, {**props, **dict.fromkeys(outs)}, opts)

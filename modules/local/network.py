@@ -22,7 +22,7 @@ import hashlib
 import json
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from pulumi.dynamic import (
 
 from infra.local import gateway_services, routes
 from infra.local.firewall_rules import marker
+from modules.props import input_props
 
 DEFAULT_STATE_ROOT = "/var/lib/regionstack/local"
 INPUT_KEYS = (
@@ -351,5 +352,5 @@ class Network(Resource):
         self, name: str, args: NetworkInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            NetworkProvider(), name, {**asdict(args), "pids": None, "healthy": None}, opts
+            NetworkProvider(), name, {**input_props(args), "pids": None, "healthy": None}, opts
         )
