@@ -30,7 +30,11 @@ done
 # 0. Debian packages of the local target (nspawn hosts, their network and gateway
 #    services) and of the toolchain build. Installed only when one is missing.
 debs=(debootstrap debian-archive-keyring systemd-container nftables iproute2 dnsmasq-base
-      chrony apt-cacher-ng openssh-client util-linux)
+      chrony apt-cacher-ng openssh-client util-linux
+      # the reference services (services/) run on Debian's Python and packages; their
+      # tests start a real PostgreSQL and RabbitMQ of their own
+      python3-flask gunicorn python3-psycopg python3-pika python3-pytest
+      postgresql rabbitmq-server openssl)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$deb" 2>/dev/null | grep -q "install ok installed" || missing+=("$deb")
@@ -39,8 +43,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   [ "$(id -u)" = 0 ] || { say "need root to install: ${missing[*]}"; exit 2; }
   say "installing Debian packages: ${missing[*]}"
   apt-get update -qq
-  # The packaged daemons are started by regionstack per region, never system-wide.
+  # The packaged daemons are started by regionstack (or the tests) with their own
+  # configuration, never system-wide: keep their install scripts from starting them.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && added_policy=yes
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$added_policy" ]; then rm -f "$policy"; fi
 fi
 
 # 1. venv, reinstalled only when pyproject.toml changes.
