@@ -28,6 +28,11 @@ class InventoryFiles:
     private_key: Path
     known_hosts: Path
 
+    @property
+    def group_vars(self) -> Path:
+        # Ansible reads group_vars/ beside the inventory file.
+        return self.inventory.parent / "group_vars" / "all.yml"
+
 
 def inventory_dir(stack: str) -> Path:
     state = os.environ.get("REGIONSTACK_STATE_DIR") or str(
@@ -99,6 +104,20 @@ def build_inventory(outputs: dict[str, Any], files: InventoryFiles) -> dict[str,
     }
 
 
+def build_group_vars(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Variables every host gets: the region's effective configuration, as deployed.
+
+    Roles read their values from `regionstack_config` (rendered from the unified
+    configuration by the stack) instead of restating them, so a change to the standard
+    reaches the hosts through one path.
+    """
+    if "effective_config" not in outputs:
+        raise InventoryError(
+            "the stack has no effective_config output: redeploy it with this version"
+        )
+    return {"regionstack_config": outputs["effective_config"]}
+
+
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -114,10 +133,13 @@ def write_inventory(
     files = InventoryFiles(
         directory / "inventory.yml", directory / "admin_ed25519", directory / "known_hosts"
     )
+    # Everything is built before anything is written: a refusal leaves no partial files.
     document = build_inventory(outputs, files)
+    group_vars = yaml.safe_dump(build_group_vars(outputs), sort_keys=False, allow_unicode=True)
     if "admin_private_key" not in outputs:
         raise InventoryError("the stack has no admin_private_key output")
     _write_private(files.private_key, outputs["admin_private_key"])
     _write_private(files.known_hosts, "\n".join(outputs.get("known_hosts", [])))
+    _write_private(files.group_vars, group_vars)
     _write_private(files.inventory, yaml.safe_dump(document, sort_keys=False))
     return files

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,10 @@ OUTPUTS: dict[str, Any] = {
     "admin_user": "rsadmin",
     "admin_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
     "known_hosts": ["10.203.2.2 ssh-ed25519 AAAA"],
+    "effective_config": {
+        "region": {"code": "330127", "name": "淳安县"},
+        "standard": {"log_retention_days": 180},
+    },
     "hosts": {
         "portal": [{"name": "chunan-portal-1", "address": "10.203.2.2"}],
         "data_exchange": [{"name": "chunan-data-exchange-1", "address": "10.203.2.4"}],
@@ -56,3 +63,36 @@ def test_written_files_are_private(tmp_path: Path) -> None:
         yaml.safe_load(files.inventory.read_text())["all"]["vars"]["regionstack_code"] == "330127"
     )
     assert files.known_hosts.read_text() == "10.203.2.2 ssh-ed25519 AAAA\n"
+
+
+def test_group_vars_carry_the_effective_config(tmp_path: Path) -> None:
+    files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    assert stat.S_IMODE(files.group_vars.stat().st_mode) == 0o600
+    assert (
+        yaml.safe_load(files.group_vars.read_text())["regionstack_config"]
+        == OUTPUTS["effective_config"]
+    )
+
+
+def test_ansible_sees_the_groups_and_the_config(tmp_path: Path) -> None:
+    files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    ansible_inventory = Path(sys.executable).parent / "ansible-inventory"
+    listed = subprocess.run(
+        [str(ansible_inventory), "-i", str(files.inventory), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    inventory = json.loads(listed.stdout)
+    assert inventory["portal"]["hosts"] == ["chunan-portal-1"]
+    assert set(inventory["region_330127"]["hosts"]) == {"chunan-portal-1", "chunan-data-exchange-1"}
+    host_vars = inventory["_meta"]["hostvars"]["chunan-portal-1"]
+    assert host_vars["regionstack_config"]["region"]["name"] == "淳安县"
+    assert host_vars["ansible_host"] == "10.203.2.2"
+
+
+def test_a_stack_without_effective_config_is_refused(tmp_path: Path) -> None:
+    outputs = {k: v for k, v in OUTPUTS.items() if k != "effective_config"}
+    with pytest.raises(InventoryError, match="effective_config"):
+        write_inventory("chunan", outputs, tmp_path / "inv")
+    assert not (tmp_path / "inv").exists(), "a refused inventory must leave no files"
