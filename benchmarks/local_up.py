@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -29,36 +28,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from infra.local import cgroups  # noqa: E402
+from infra.sandbox import make_sandbox  # noqa: E402
 
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "modules", "stacks")
 SCENARIOS = {
     "county": ("chunan",),
     "city": ("hangzhou",),
     "three levels": ("zhejiang", "hangzhou", "chunan"),
 }
-
-
-def _project(tmp: Path, state_root: Path) -> tuple[Path, dict[str, str]]:
-    workdir = tmp / "project"
-    workdir.mkdir()
-    for part in PROJECT_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, workdir / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, workdir / part)
-    (workdir / ".venv").symlink_to(ROOT / ".venv")
-    (tmp / "backend").mkdir()
-    env = dict(os.environ)
-    env.update(
-        PULUMI_BACKEND_URL=f"file://{tmp / 'backend'}",
-        PULUMI_HOME=str(tmp / "pulumi-home"),
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        PULUMI_CONFIG_PASSPHRASE="benchmark",
-        REGIONSTACK_LOCAL_STATE=str(state_root),
-    )
-    return workdir, env
 
 
 def _pulumi(workdir: Path, env: dict[str, str], *args: str) -> float:
@@ -108,7 +84,7 @@ def run(repeat: int) -> dict[str, Any]:
         tmp = Path(tmp_name)
         state_root = Path("/var/lib/regionstack-bench") / uuid.uuid4().hex[:8]
         state_root.mkdir(parents=True)
-        workdir, env = _project(tmp, state_root)
+        workdir, env = make_sandbox(tmp, "benchmark", REGIONSTACK_LOCAL_STATE=str(state_root))
         for stack in ("zhejiang", "hangzhou", "chunan"):
             _pulumi(workdir, env, "stack", "init", stack)
         try:

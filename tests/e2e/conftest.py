@@ -8,7 +8,6 @@ backend, so tests neither see nor touch an operator's stacks.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,8 +17,9 @@ from typing import Any
 
 import pytest
 
+from infra.sandbox import make_sandbox
+
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "modules", "stacks")
 
 
 @dataclass
@@ -53,26 +53,7 @@ def make_project(tmp_path: Path, **extra_env: str) -> PulumiProject:
     """A copy of the project with its own file backend under `tmp_path`."""
     if shutil.which("pulumi") is None:
         pytest.fail("pulumi is not on PATH: run the tests through scripts/test.sh, which builds it")
-    workdir = tmp_path / "project"
-    workdir.mkdir()
-    for part in PROJECT_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, workdir / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, workdir / part)
-    (workdir / ".venv").symlink_to(ROOT / ".venv")
-    backend = tmp_path / "backend"
-    backend.mkdir()
-    env = dict(os.environ)
-    env.update(
-        PULUMI_BACKEND_URL=f"file://{backend}",
-        PULUMI_HOME=str(tmp_path / "pulumi-home"),
-        PULUMI_SKIP_UPDATE_CHECK="true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-        PULUMI_CONFIG_PASSPHRASE="e2e-test-passphrase",
-        **extra_env,
-    )
+    workdir, env = make_sandbox(tmp_path, "e2e-test-passphrase", **extra_env)
     return PulumiProject(workdir, env)
 
 

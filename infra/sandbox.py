@@ -1,0 +1,40 @@
+"""A throwaway copy of the project with a Pulumi file backend of its own.
+
+Tests and benchmarks run the real CLI against such a copy, so `pulumi stack init` may write
+its encryption salt into the copy's stack files and nothing touches an operator's stacks.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PARTS = ("Pulumi.yaml", "infra", "modules", "stacks")
+
+
+def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Path, dict[str, str]]:
+    """Copy the project under `directory`; return its work dir and the environment to run
+    `pulumi` in (own backend and PULUMI_HOME, offline knobs, the given passphrase)."""
+    workdir = directory / "project"
+    workdir.mkdir()
+    for part in PROJECT_PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, workdir / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, workdir / part)
+    (workdir / ".venv").symlink_to(ROOT / ".venv")
+    backend = directory / "backend"
+    backend.mkdir()
+    env = dict(os.environ)
+    env.update(
+        PULUMI_BACKEND_URL=f"file://{backend}",
+        PULUMI_HOME=str(directory / "pulumi-home"),
+        PULUMI_SKIP_UPDATE_CHECK="true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+        PULUMI_CONFIG_PASSPHRASE=passphrase,
+        **extra_env,
+    )
+    return workdir, env

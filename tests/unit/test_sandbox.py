@@ -1,0 +1,26 @@
+"""The throwaway project copy that tests and benchmarks run Pulumi in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra.sandbox import PROJECT_PARTS, ROOT, make_sandbox
+
+
+def test_sandbox_copies_the_project_and_isolates_pulumi_state(tmp_path: Path) -> None:
+    workdir, env = make_sandbox(tmp_path, "secret", REGIONSTACK_LOCAL_STATE="/x")
+    for part in PROJECT_PARTS:
+        assert (workdir / part).exists(), part
+    assert (workdir / ".venv").resolve() == (ROOT / ".venv").resolve()
+    assert env["PULUMI_BACKEND_URL"] == f"file://{tmp_path / 'backend'}"
+    assert (tmp_path / "backend").is_dir()
+    assert env["PULUMI_HOME"].startswith(str(tmp_path))
+    assert env["PULUMI_CONFIG_PASSPHRASE"] == "secret"
+    assert env["REGIONSTACK_LOCAL_STATE"] == "/x"
+    assert not list(workdir.rglob("__pycache__"))
+
+
+def test_stack_init_in_the_sandbox_never_touches_the_checkout(tmp_path: Path) -> None:
+    workdir, _ = make_sandbox(tmp_path, "secret")
+    (workdir / "stacks" / "Pulumi.chunan.yaml").write_text("changed\n")
+    assert (ROOT / "stacks" / "Pulumi.chunan.yaml").read_text() != "changed\n"
