@@ -13,9 +13,9 @@ from typing import Any
 import pulumi
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider
+from pulumi.dynamic import CreateResult, Resource
 
-from modules.props import input_props
+from modules.props import StateOnlyProvider, input_props
 
 
 @dataclass
@@ -40,25 +40,18 @@ def generate_key_pair(comment: str) -> tuple[str, str]:
     return private, f"{public} {comment}"
 
 
-class AdminKeyProvider(ResourceProvider):
+class AdminKeyProvider(StateOnlyProvider):
+    # The key lives only in state. A different stack or comment is a different identity:
+    # a new key pair.
+    INPUT_KEYS = ("stack", "comment")
+    REPLACE_KEYS = INPUT_KEYS
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         private, public = generate_key_pair(props["comment"])
         return CreateResult(
             id_=f"{props['stack']}-admin-key",
             outs={**props, "private_key": private, "public_key": public},
         )
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        # The key lives only in state; there is nothing outside to drift.
-        return ReadResult(id_=id_, outs=props, inputs={k: props[k] for k in ("stack", "comment")})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        # A different stack or comment means a different identity: a new key pair.
-        changed = [k for k in ("stack", "comment") if olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to remove outside the state."""
 
 
 class AdminKey(Resource):

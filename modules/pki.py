@@ -36,15 +36,12 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import (
     CreateResult,
-    DiffResult,
-    ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
 
 from infra import pki
-from modules.props import input_props
+from modules.props import StateOnlyProvider, input_props
 
 # ---- RegionCa ------------------------------------------------------------------------------
 
@@ -96,29 +93,18 @@ def _issue_ca(props: dict[str, Any], key_pem: str | None = None) -> dict[str, An
     }
 
 
-class RegionCaProvider(ResourceProvider):
+class RegionCaProvider(StateOnlyProvider):
+    INPUT_KEYS = _CA_INPUTS
+    REPLACE_KEYS = CA_REPLACE_KEYS
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = _issue_ca(props)
         return CreateResult(id_=f"{props['code']}-ca", outs={**props, **outs})
-
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        # The CA lives only in state; there is nothing outside to drift.
-        return ReadResult(
-            id_=id_, outs=props, inputs={k: props.get(k) for k in _CA_INPUTS if k in props}
-        )
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in _CA_INPUTS if olds.get(k) != news.get(k)]
-        replaces = [k for k in changed if k in CA_REPLACE_KEYS]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         # Validity or the parent's chain changed: re-issue for the same key and subject, so
         # every certificate already issued below this CA stays valid.
         return UpdateResult(outs={**news, **_issue_ca(news, key_pem=olds["key_pem"])})
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to remove outside the state."""
 
 
 class RegionCa(Resource):
@@ -207,7 +193,10 @@ def _issue_host(props: dict[str, Any], key_pem: str | None = None) -> dict[str, 
     }
 
 
-class HostCertificateProvider(ResourceProvider):
+class HostCertificateProvider(StateOnlyProvider):
+    INPUT_KEYS = _HOST_INPUTS
+    REPLACE_KEYS = HOST_REPLACE_KEYS
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = _issue_host(props)
         return CreateResult(
@@ -215,21 +204,8 @@ class HostCertificateProvider(ResourceProvider):
             outs={**props, **outs},
         )
 
-    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        return ReadResult(
-            id_=id_, outs=props, inputs={k: props.get(k) for k in _HOST_INPUTS if k in props}
-        )
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in _HOST_INPUTS if olds.get(k) != news.get(k)]
-        replaces = [k for k in changed if k in HOST_REPLACE_KEYS]
-        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
-
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs={**news, **_issue_host(news, key_pem=olds["key_pem"])})
-
-    def delete(self, _id: str, _props: dict[str, Any]) -> None:
-        """Nothing to remove outside the state."""
 
 
 class HostCertificate(Resource):

@@ -1,9 +1,11 @@
-"""Turning a component's or resource's `<X>Args`/`<X>Inputs` dataclass into properties."""
+"""Shared pieces of the dynamic providers: inputs as properties, state-only resources."""
 
 from __future__ import annotations
 
 from dataclasses import fields
 from typing import Any
+
+from pulumi.dynamic import DiffResult, ReadResult, ResourceProvider
 
 
 def input_props(args: Any) -> dict[str, Any]:
@@ -13,3 +15,28 @@ def input_props(args: Any) -> dict[str, Any]:
     be copied, so any input wired from another resource's output would crash.
     """
     return {f.name: getattr(args, f.name) for f in fields(args)}
+
+
+class StateOnlyProvider(ResourceProvider):
+    """A provider whose resource exists only in the stack's state (keys, certificates).
+
+    Nothing outside can drift, so `read` returns the state as it is, with the inputs
+    (so `pulumi refresh` shows no false diff); `diff` compares `INPUT_KEYS`, and those in
+    `REPLACE_KEYS` force a new resource; `delete` has nothing to remove.
+    """
+
+    INPUT_KEYS: tuple[str, ...] = ()
+    REPLACE_KEYS: tuple[str, ...] = ()
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        return ReadResult(
+            id_=id_, outs=props, inputs={k: props[k] for k in self.INPUT_KEYS if k in props}
+        )
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in self.INPUT_KEYS if olds.get(k) != news.get(k)]
+        replaces = [k for k in changed if k in self.REPLACE_KEYS]
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to remove outside the state."""

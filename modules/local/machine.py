@@ -54,10 +54,11 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 
+from infra.config.environment import DEFAULT_LOCAL_STATE
 from infra.local import cgroups, ownership, supervisor
 from modules.props import input_props
 
-DEFAULT_STATE_ROOT = "/var/lib/regionstack/local"
+DEFAULT_STATE_ROOT = str(DEFAULT_LOCAL_STATE)
 KIND = "machine"
 INPUT_KEYS = (
     "name",

@@ -37,11 +37,12 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from infra.config.environment import DEFAULT_LOCAL_STATE
 from infra.local import gateway_services, routes
 from infra.local.firewall_rules import marker
 from modules.props import input_props
 
-DEFAULT_STATE_ROOT = "/var/lib/regionstack/local"
+DEFAULT_STATE_ROOT = str(DEFAULT_LOCAL_STATE)
 INPUT_KEYS = (
     "stack",
     "bridge",
