@@ -44,6 +44,8 @@ from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from infra.local.proc import cmdline, read_pid
+
 DNS_PORT = 53
 NTP_PORT = 123
 APT_PROXY_PORT = 3142
@@ -284,28 +286,12 @@ def services(cfg: GatewayConfig) -> tuple[ServiceSpec, ...]:
     )
 
 
-def cmdline(pid: int) -> list[str]:
-    """argv of a live process; empty for a zombie, a kernel thread or a vanished pid."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
 def is_ours(pid: int | None, spec: ServiceSpec) -> bool:
     """True when `pid` is alive and runs `spec`'s daemon with our configuration."""
     if not pid or pid <= 0:
         return False
     argv = cmdline(pid)
     return bool(argv) and Path(argv[0]).name == spec.binary and spec.marker in argv
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def find_running(spec: ServiceSpec) -> list[int]:
@@ -315,7 +301,7 @@ def find_running(spec: ServiceSpec) -> list[int]:
     killed run never wrote or a later start overwrote, so nothing of ours is left behind.
     """
     found = set()
-    pid = _read_pid(spec.pid_file)
+    pid = read_pid(spec.pid_file)
     if is_ours(pid, spec):
         assert pid is not None
         found.add(pid)
@@ -384,7 +370,7 @@ def start(spec: ServiceSpec) -> int:
         )
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        pid = _read_pid(spec.pid_file)
+        pid = read_pid(spec.pid_file)
         if is_ours(pid, spec):
             assert pid is not None
             return pid

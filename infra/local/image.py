@@ -40,6 +40,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from infra.local.mounts import MOUNTINFO, Mount, read_mounts
+
 ADMIN_USER = "rsadmin"
 
 # Bump whenever the post-build code below changes what it writes into the image: the
@@ -48,7 +50,6 @@ RECIPE_VERSION = 1
 
 MIN_FREE_BYTES = 2 * 1024**3  # debs + rootfs + tarball of one build, with room to spare
 DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
-MOUNTINFO = Path("/proc/self/mountinfo")
 APT_ETC = Path("/etc/apt")
 
 IMAGE_PREFIX = "base-"
@@ -332,43 +333,6 @@ def cache_root(env: Mapping[str, str] = os.environ) -> Path:
 
 def images_dir(env: Mapping[str, str] = os.environ) -> Path:
     return cache_root(env) / "images"
-
-
-@dataclass(frozen=True)
-class Mount:
-    mount_id: str
-    mount_point: str
-    fstype: str
-    lowerdirs: tuple[str, ...]
-
-
-def _unescape(text: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
-
-
-def _split_lowerdir(value: str) -> list[str]:
-    """`lowerdir=a:b::c` (user escapes `\\:`) -> [a, b, c]; `::` marks data-only layers."""
-    parts = re.split(r"(?<!\\):+", value)
-    return [p.replace("\\:", ":").replace("\\\\", "\\") for p in parts if p]
-
-
-def read_mounts(mountinfo: Path = MOUNTINFO) -> list[Mount]:
-    mounts = []
-    for line in mountinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-        head, sep, tail = line.partition(" - ")
-        fields, rest = head.split(), tail.split()
-        if not sep or len(fields) < 5 or len(rest) < 2:
-            continue
-        lowerdirs: list[str] = []
-        if rest[0] == "overlay" and len(rest) >= 3:
-            for option in rest[2].split(","):
-                key, _, value = option.partition("=")
-                if key == "lowerdir":
-                    lowerdirs += _split_lowerdir(_unescape(value))
-                elif key in ("lowerdir+", "datadir+"):
-                    lowerdirs.append(_unescape(value))
-        mounts.append(Mount(fields[0], _unescape(fields[4]), rest[0], tuple(lowerdirs)))
-    return mounts
 
 
 def _is_within(path: str, root: Path) -> bool:

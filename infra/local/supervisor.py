@@ -42,6 +42,7 @@ from types import FrameType
 
 import infra
 from infra.local import cgroups
+from infra.local.proc import PROC, cmdline, read_pid, status_field, write_pid
 
 MODULE = "infra.local.supervisor"
 CONFIG_NAME = "machine.json"
@@ -50,7 +51,6 @@ SUPERVISOR_PID = "supervisor.pid"
 NSPAWN_PID = "nspawn.pid"
 LEADER_PID = "leader.pid"
 MERGED = "merged"
-PROC = Path("/proc")
 NSPAWN_RUNTIME = Path("/run/systemd/nspawn")
 
 REBOOT_EXIT_CODE = 133  # systemd-nspawn's exit code when the guest rebooted
@@ -105,41 +105,6 @@ def nspawn_argv(config: SupervisorConfig) -> list[str]:
 
 
 # --- processes and pid files ---------------------------------------------------------
-
-
-def cmdline(pid: int, proc: Path = PROC) -> list[str]:
-    """argv of `pid`; empty when the process is gone, a zombie or a kernel thread."""
-    try:
-        raw = (proc / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def status_field(pid: int, field: str, proc: Path = PROC) -> str | None:
-    try:
-        text = (proc / str(pid) / "status").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key == field:
-            return value.strip()
-    return None
-
-
-def write_pid(path: Path, pid: int) -> None:
-    temporary = path.with_name(f"{path.name}.tmp")
-    temporary.write_text(f"{pid}\n")
-    os.replace(temporary, path)
-
-
-def read_pid(path: Path) -> int | None:
-    try:
-        pid = int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return pid if pid > 0 else None
 
 
 def is_supervisor(argv: Sequence[str], state_dir: Path) -> bool:

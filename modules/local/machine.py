@@ -56,6 +56,8 @@ from pulumi.runtime import rpc
 
 from infra.config.environment import DEFAULT_LOCAL_STATE
 from infra.local import cgroups, ownership, supervisor
+from infra.local.mounts import read_mounts
+from infra.local.proc import cmdline
 from modules.props import input_props
 
 DEFAULT_STATE_ROOT = str(DEFAULT_LOCAL_STATE)
@@ -372,17 +374,10 @@ def write_upper(upper: Path, props: dict[str, Any]) -> None:
 # --- mounts ----------------------------------------------------------------------------
 
 
-def _unescape(text: str) -> str:
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
-
-
 def mounts_under(directory: Path) -> list[Path]:
     """Mount points at or below `directory`, deepest first."""
-    found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = Path(_unescape(line.split()[4]))
-        if point == directory or directory in point.parents:
-            found.append(point)
+    points = (Path(m.mount_point) for m in read_mounts())
+    found = [p for p in points if p == directory or directory in p.parents]
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
@@ -434,7 +429,7 @@ def _wait_gone(pid: int, check: Callable[[list[str]], bool], timeout: float) -> 
     """True once `pid` is gone or no longer passes `check` (its argv): a recycled pid."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not check(supervisor.cmdline(pid)):
+        if not check(cmdline(pid)):
             return True
         time.sleep(POLL_S)
     return False
