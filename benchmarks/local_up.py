@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from infra.local import cgroups  # noqa: E402
+from infra.local.status import machine_memory_kib  # noqa: E402
 from infra.sandbox import make_sandbox  # noqa: E402
 
 SCENARIOS = {
@@ -53,28 +53,11 @@ def _pulumi(workdir: Path, env: dict[str, str], *args: str) -> float:
     return elapsed
 
 
-def _memory_kib(pid: int) -> tuple[int, int]:
-    rss = pss = 0
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Rss:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Pss:"):
-                pss = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, pss
-
-
 def host_memory(state_root: Path) -> dict[str, dict[str, float]]:
     memory = {}
     for machine_dir in sorted(state_root.glob("*/machines/*")):
-        pids = cgroups.pids(machine_dir.name)
-        totals = [_memory_kib(pid) for pid in pids]
-        memory[machine_dir.name] = {
-            "rss_mib": sum(r for r, _ in totals) / 1024,
-            "pss_mib": sum(p for _, p in totals) / 1024,
-        }
+        rss, pss = machine_memory_kib(machine_dir.name)
+        memory[machine_dir.name] = {"rss_mib": rss / 1024, "pss_mib": pss / 1024}
     return memory
 
 

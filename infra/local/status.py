@@ -38,14 +38,25 @@ class RegionStatus:
     machines: tuple[MachineStatus, ...]
 
 
-def _rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return 0
+def machine_memory_kib(name: str) -> tuple[int, int]:
+    """RSS and PSS of every process in the machine's cgroups, in KiB.
+
+    RSS counts pages the machines share (the image's libraries) once per machine; PSS
+    divides them between the machines that share them, so PSS adds up across a region.
+    """
+    rss = pss = 0
+    for pid in cgroups.pids(name):
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue  # the process exited meanwhile
+        for line in rollup.splitlines():
+            key, _, value = line.partition(":")
+            if key == "Rss":
+                rss += int(value.split()[0])
+            elif key == "Pss":
+                pss += int(value.split()[0])
+    return rss, pss
 
 
 def machine_status(stack: str, directory: Path) -> MachineStatus | None:
@@ -55,7 +66,7 @@ def machine_status(stack: str, directory: Path) -> MachineStatus | None:
         return None
     name = str(config.get("name", directory.name))
     running = is_running(directory, name)
-    memory_kib = sum(_rss_kib(pid) for pid in cgroups.pids(name)) if running else 0
+    memory_kib = machine_memory_kib(name)[0] if running else 0
     return MachineStatus(
         stack,
         name,
