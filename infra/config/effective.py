@@ -14,7 +14,7 @@ from typing import Any
 from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import Region
-from infra.local.plan import plan_region
+from infra.local.plan import child_exchanges, parent_exchange
 
 # Bumped when the shape of the effective config changes, so consumers can tell.
 EFFECTIVE_SCHEMA = 1
@@ -53,8 +53,10 @@ def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
     """
     if region.local is None:  # the aws target resolves its neighbours itself
         return {"parent_exchange": None, "child_exchanges": []}
-    plan = plan_region(fleet, region)
-    return {"parent_exchange": plan.parent_exchange, "child_exchanges": list(plan.child_exchanges)}
+    return {
+        "parent_exchange": parent_exchange(fleet, region),
+        "child_exchanges": list(child_exchanges(fleet, region)),
+    }
 
 
 def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:

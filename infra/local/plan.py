@@ -100,11 +100,26 @@ def _first_exchange(fleet: Fleet, region: Region) -> str | None:
     raise AssertionError("data_exchange is a standard component")
 
 
+def parent_exchange(fleet: Fleet, region: Region) -> str | None:
+    """The address this region's exchange federates to (its parent's first exchange)."""
+    parent = fleet.parent_of(region)
+    return _first_exchange(fleet, parent) if parent else None
+
+
+def child_exchanges(fleet: Fleet, region: Region) -> tuple[str, ...]:
+    """The addresses that federate to this region: its local children's first exchanges."""
+    return tuple(
+        address
+        # By code: the plan must not depend on the order regions are written in.
+        for child in sorted(fleet.children(region), key=lambda r: r.code)
+        if (address := _first_exchange(fleet, child)) is not None
+    )
+
+
 def plan_region(fleet: Fleet, region: Region) -> RegionPlan:
     if region.local is None:
         raise ValueError(f"region {region.stack} targets {region.target}, not local")
     network: IPv4Network = region.local.cidr
-    parent = fleet.parent_of(region)
     return RegionPlan(
         stack=region.stack,
         code=region.code,
@@ -114,11 +129,6 @@ def plan_region(fleet: Fleet, region: Region) -> RegionPlan:
         gateway=str(network.network_address + 1),
         table=f"{TABLE_PREFIX}{region.code}",
         hosts=_hosts(fleet, region),
-        parent_exchange=_first_exchange(fleet, parent) if parent else None,
-        child_exchanges=tuple(
-            address
-            # By code: the plan must not depend on the order regions are written in.
-            for child in sorted(fleet.children(region), key=lambda r: r.code)
-            if (address := _first_exchange(fleet, child)) is not None
-        ),
+        parent_exchange=parent_exchange(fleet, region),
+        child_exchanges=child_exchanges(fleet, region),
     )
