@@ -5,26 +5,48 @@ It deploys:
   region) as outputs;
 - on the `local` target, beneath it: the base image, the region's admin key pair, its
   bridge with the gateway's DNS, time and apt proxy, the nftables rendering of the flow
-  matrix, and one systemd-nspawn machine per host of the tier's host groups.
+  matrix, and one systemd-nspawn machine per host of the tier's host groups;
+- the region PKI: its CA (issued by the parent region's stack, read through a
+  StackReference, or a root for a province), a server and a client certificate per host,
+  and the CAs of its configured children, exported for their stacks;
+- the service credentials, generated once and kept as secrets;
+- the site playbook (playbooks/site.yml) run against the region's hosts, re-run whenever
+  the hosts, the effective config or the roles and services change.
 The stack name selects the region; the stack file (`stacks/Pulumi.<stack>.yaml`, written
 by `regionstack render`) must match it.
 """
 
+import json
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
 from infra.config.environment import local_state_root, passphrase
 from infra.config.problems import ConfigInvalid
 from infra.config.stack import StackMismatch, StackSelection, check_secrets_provider, select_region
-from infra.local.firewall_rules import render_ruleset
-from infra.local.image import ADMIN_USER, ImageError, controller_mirror, recipe_digest
+from infra.local.firewall_rules import inbound_by_host, render_ruleset
+from infra.local.gateway_services import APT_SECURITY_PATH, apt_source_uri
+from infra.local.image import (
+    ADMIN_USER,
+    DEFAULT_RECIPE,
+    ImageError,
+    controller_mirror,
+    controller_security_mirror,
+    recipe_digest,
+)
 from infra.local.plan import plan_region
 from infra.local.preflight import PreflightError, check_controller
+from infra.playbook import content_hash
 from modules.local.region import LocalRegion, LocalRegionArgs
+from modules.playbook import Playbook, PlaybookInputs
 from modules.region import Region, RegionArgs
+from modules.region_pki import PkiHost, RegionPki, RegionPkiArgs
+from modules.secrets import SERVICE_SECRET_NAMES, ServiceSecrets, ServiceSecretsInputs
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "stacks"
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_DIR / "stacks"
 
 
 def select() -> StackSelection:
@@ -39,10 +61,82 @@ def select() -> StackSelection:
     return selection
 
 
+def issued_ca(selection: StackSelection) -> pulumi.Output[dict[str, str]] | None:
+    """The CA the parent region's stack issued for this region, or None for a root."""
+    parent = selection.config["region"]["parent"]
+    if parent is None:
+        return None
+    code = selection.region.code
+    reference = pulumi.StackReference(
+        f"{pulumi.get_organization()}/{pulumi.get_project()}/{parent['stack']}"
+    )
+
+    def require(value: dict[str, str] | None) -> dict[str, str]:
+        if not value:
+            raise pulumi.RunError(
+                f"the parent stack {parent['stack']!r} has no child_ca_{code} output: "
+                f"deploy the parent first (`pulumi up --stack {parent['stack']}`), with "
+                f"{selection.region.stack!r} in the configuration"
+            )
+        return value
+
+    return reference.get_output(f"child_ca_{code}").apply(require)
+
+
+def deploy_pki(selection: StackSelection, region: Region, hosts: list[PkiHost]) -> RegionPki:
+    config = selection.config
+    pki = RegionPki(
+        f"{selection.region.stack}-pki",
+        RegionPkiArgs(
+            code=selection.region.code,
+            name=selection.region.name,
+            stack=selection.region.stack,
+            hosts=hosts,
+            children={
+                code: selection.fleet.region(code).name for code in config["region"]["children"]
+            },
+            issued_ca=issued_ca(selection),
+        ),
+        pulumi.ResourceOptions(parent=region),
+    )
+    pulumi.export("tls", pki.tls)
+    for code in config["region"]["children"]:
+        pulumi.export(f"child_ca_{code}", pki.children.apply(partial(_entry, code)))
+    return pki
+
+
+def _entry(key: str, mapping: dict[str, Any]) -> Any:
+    return mapping[key]
+
+
+def deploy_secrets(selection: StackSelection, region: Region) -> ServiceSecrets:
+    secrets = ServiceSecrets(
+        f"{selection.region.stack}-service-secrets",
+        ServiceSecretsInputs(stack=selection.region.stack, names=list(SERVICE_SECRET_NAMES)),
+        pulumi.ResourceOptions(parent=region),
+    )
+    pulumi.export("service_secrets", secrets.values)
+    return secrets
+
+
+def local_apt_sources(gateway: str, security_upstream: str | None) -> list[dict[str, object]]:
+    """The hosts' apt sources: the gateway's proxy of the controller's mirror(s)."""
+    suite = DEFAULT_RECIPE.suite
+    sources: list[dict[str, object]] = [
+        {"uri": apt_source_uri(gateway), "suites": [suite, f"{suite}-updates"]}
+    ]
+    if security_upstream is not None:
+        sources.append(
+            {"uri": apt_source_uri(gateway, APT_SECURITY_PATH), "suites": [f"{suite}-security"]}
+        )
+    return sources
+
+
 def deploy_local(selection: StackSelection, region: Region) -> None:
     try:
         check_controller()
         apt_upstream = controller_mirror().uri
+        apt_security_upstream = controller_security_mirror()
     except (PreflightError, ImageError) as err:
         raise pulumi.RunError(str(err)) from None
     plan = plan_region(selection.fleet, selection.region)
@@ -53,15 +147,59 @@ def deploy_local(selection: StackSelection, region: Region) -> None:
             image_digest=recipe_digest(),
             ruleset=render_ruleset(plan, selection.fleet.standard),
             apt_upstream=apt_upstream,
+            apt_security_upstream=apt_security_upstream,
             admin_user=ADMIN_USER,
             state_root=str(local_state_root()),
         ),
         pulumi.ResourceOptions(parent=region),
     )
-    pulumi.export("hosts", local.hosts)
-    pulumi.export("known_hosts", local.known_hosts)
-    pulumi.export("admin_user", ADMIN_USER)
-    pulumi.export("admin_private_key", local.admin_key.private_key)
+    pki = deploy_pki(selection, region, [PkiHost(h.name, h.address) for h in plan.hosts])
+    secrets = deploy_secrets(selection, region)
+    # The inventory is built from exactly these, by the Playbook resource at deploy time
+    # and by `regionstack inventory` from the stack's outputs afterwards.
+    outputs: dict[str, Any] = {
+        "region": region_output(selection, region),
+        "target": region.target,
+        "effective_config": region.effective_config,
+        "effective_config_json": json.dumps(selection.config, sort_keys=True, ensure_ascii=False),
+        "hosts": local.hosts,
+        "known_hosts": local.known_hosts,
+        "admin_user": ADMIN_USER,
+        "admin_private_key": local.admin_key.private_key,
+        "gateway": plan.gateway,
+        "apt_sources": local_apt_sources(plan.gateway, apt_security_upstream),
+        "inbound": inbound_by_host(plan, selection.fleet.standard),
+        "tls": pki.tls,
+        "service_secrets": secrets.values,
+    }
+    for key in ("hosts", "known_hosts", "admin_user", "admin_private_key", "gateway"):
+        pulumi.export(key, outputs[key])
+    pulumi.export("apt_sources", outputs["apt_sources"])
+    pulumi.export("effective_config_json", outputs["effective_config_json"])
+    pulumi.export("inbound", outputs["inbound"])
+    # `pulumi config set regionstack:configure false` provisions the hosts without running
+    # the roles on them (for work on the target itself); the default configures.
+    if pulumi.Config("regionstack").get_bool("configure") is not False:
+        configure(plan.stack, outputs, region, local)
+
+
+def configure(stack: str, outputs: dict[str, Any], region: Region, local: LocalRegion) -> Playbook:
+    return Playbook(
+        f"{stack}-site",
+        PlaybookInputs(
+            stack=stack,
+            project_dir=str(PROJECT_DIR),
+            content_hash=content_hash(PROJECT_DIR),
+            outputs=pulumi.Output.all(**outputs),
+        ),
+        pulumi.ResourceOptions(parent=region, depends_on=[local]),
+    )
+
+
+def region_output(selection: StackSelection, region: Region) -> pulumi.Output[dict[str, Any]]:
+    return pulumi.Output.all(
+        code=region.code, name=region.region_name, tier=region.tier, stack=selection.region.stack
+    )
 
 
 selection = select()
@@ -77,15 +215,7 @@ region = Region(
         config_digest=selection.digest,
     ),
 )
-pulumi.export(
-    "region",
-    {
-        "code": region.code,
-        "name": region.region_name,
-        "tier": region.tier,
-        "stack": selection.region.stack,
-    },
-)
+pulumi.export("region", region_output(selection, region))
 pulumi.export("target", region.target)
 pulumi.export("config_digest", region.config_digest)
 pulumi.export("effective_config", region.effective_config)

@@ -22,6 +22,7 @@ from infra.config.render import render
 from infra.inventory import InventoryError, stack_outputs, write_inventory
 from infra.local.image_cli import add_image_commands
 from infra.local.status import format_status, region_status
+from infra.probe import ProbeError, format_checks, probe_portals
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "stacks"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -114,6 +115,20 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    fleet = _load(args)
+    if fleet is None:
+        return EXIT_INVALID
+    stack = fleet.region(args.stack).stack
+    try:
+        checks = probe_portals(stack, args.inventory)
+    except ProbeError as err:
+        print(f"regionstack: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    print(format_checks(stack, checks))
+    return EXIT_OK if all(c.ok for c in checks) else EXIT_INVALID
+
+
 def cmd_local_status(args: argparse.Namespace) -> int:
     print(format_status(region_status(local_state_root())))
     return EXIT_OK
@@ -170,6 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where to write inventory.yml, the admin key and known_hosts "
         "(default: $REGIONSTACK_STATE_DIR/inventory/<stack>)",
+    )
+    probe = add(
+        "probe",
+        cmd_probe,
+        "check a deployed region's portals from outside: HTTPS, certificate, sections, redirect",
+    )
+    probe.add_argument("stack", metavar="STACK", help="stack name or GB/T 2260 code")
+    probe.add_argument(
+        "--inventory",
+        type=Path,
+        metavar="DIR",
+        help="the inventory directory (default: $REGIONSTACK_STATE_DIR/inventory/<stack>)",
     )
     local = commands.add_parser("local", help="inspect the local target on this controller")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")

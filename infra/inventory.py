@@ -33,6 +33,10 @@ class InventoryFiles:
         # Ansible reads group_vars/ beside the inventory file.
         return self.inventory.parent / "group_vars" / "all.yml"
 
+    @property
+    def host_vars_dir(self) -> Path:
+        return self.inventory.parent / "host_vars"
+
 
 def inventory_dir(stack: str) -> Path:
     state = os.environ.get("REGIONSTACK_STATE_DIR") or str(
@@ -104,18 +108,60 @@ def build_inventory(outputs: dict[str, Any], files: InventoryFiles) -> dict[str,
     }
 
 
+# Stack outputs the roles need beyond the hosts themselves (roles/README.md, the contract).
+ROLE_OUTPUTS = ("effective_config", "service_secrets", "gateway", "apt_sources", "tls", "inbound")
+
+
+def _require_role_outputs(outputs: dict[str, Any]) -> None:
+    missing = [k for k in ROLE_OUTPUTS if k not in outputs]
+    if missing:
+        raise InventoryError(
+            f"the stack has no {', '.join(missing)} output(s): redeploy it with this version "
+            "(`pulumi up`)"
+        )
+
+
 def build_group_vars(outputs: dict[str, Any]) -> dict[str, Any]:
-    """Variables every host gets: the region's effective configuration, as deployed.
+    """Variables every host gets: the region's effective configuration, as deployed, and
+    what was generated for it at deploy time.
 
     Roles read their values from `regionstack_config` (rendered from the unified
     configuration by the stack) instead of restating them, so a change to the standard
     reaches the hosts through one path.
     """
-    if "effective_config" not in outputs:
-        raise InventoryError(
-            "the stack has no effective_config output: redeploy it with this version"
-        )
-    return {"regionstack_config": outputs["effective_config"]}
+    _require_role_outputs(outputs)
+    # Pulumi drops null-valued keys and turns integers into floats on the way through its
+    # outputs; the JSON text of the effective config (when the stack exports it) is exact.
+    config = outputs["effective_config"]
+    if isinstance(outputs.get("effective_config_json"), str):
+        config = json.loads(outputs["effective_config_json"])
+    return {
+        "regionstack_config": config,
+        "regionstack_gateway": outputs["gateway"],
+        "regionstack_apt_sources": outputs["apt_sources"],
+        "regionstack_secrets": outputs["service_secrets"],
+    }
+
+
+def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per host: its TLS material and its inbound allow list from the flow matrix."""
+    _require_role_outputs(outputs)
+    host_vars: dict[str, dict[str, Any]] = {}
+    for hosts in outputs["hosts"].values():
+        for host in hosts:
+            name = host["name"]
+            if name not in outputs["tls"] or name not in outputs["inbound"]:
+                raise InventoryError(f"the stack has no TLS material or inbound list for {name}")
+            tls = outputs["tls"][name]
+            host_vars[name] = {
+                **{f"regionstack_tls_{key}": value for key, value in sorted(tls.items())},
+                "regionstack_inbound": outputs["inbound"][name],
+            }
+    return host_vars
+
+
+def _dump(values: dict[str, Any]) -> str:
+    return yaml.safe_dump(values, sort_keys=False, allow_unicode=True)
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -126,20 +172,42 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def integral_numbers(value: Any) -> Any:
+    """`value` with every integral float made an int.
+
+    Pulumi carries numbers as protobuf doubles, so a dynamic provider receives the port 22
+    as 22.0; in a role's template that is "Port 22.0", which sshd refuses.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: integral_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [integral_numbers(item) for item in value]
+    return value
+
+
 def write_inventory(
     stack: str, outputs: dict[str, Any], directory: Path | None = None
 ) -> InventoryFiles:
     directory = directory or inventory_dir(stack)
+    outputs = integral_numbers(outputs)
     files = InventoryFiles(
         directory / "inventory.yml", directory / "admin_ed25519", directory / "known_hosts"
     )
     # Everything is built before anything is written: a refusal leaves no partial files.
     document = build_inventory(outputs, files)
-    group_vars = yaml.safe_dump(build_group_vars(outputs), sort_keys=False, allow_unicode=True)
+    group_vars = _dump(build_group_vars(outputs))
+    host_vars = {name: _dump(values) for name, values in build_host_vars(outputs).items()}
     if "admin_private_key" not in outputs:
         raise InventoryError("the stack has no admin_private_key output")
     _write_private(files.private_key, outputs["admin_private_key"])
     _write_private(files.known_hosts, "\n".join(outputs.get("known_hosts", [])))
     _write_private(files.group_vars, group_vars)
+    for stale in files.host_vars_dir.glob("*.yml") if files.host_vars_dir.is_dir() else ():
+        if stale.stem not in host_vars:
+            stale.unlink()
+    for name, text in host_vars.items():
+        _write_private(files.host_vars_dir / f"{name}.yml", text)
     _write_private(files.inventory, yaml.safe_dump(document, sort_keys=False))
     return files

@@ -11,7 +11,16 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "modules", "stacks")
+PROJECT_PARTS = (
+    "Pulumi.yaml",
+    "ansible.cfg",
+    "infra",
+    "modules",
+    "playbooks",
+    "roles",
+    "services",
+    "stacks",
+)
 
 
 def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Path, dict[str, str]]:
@@ -25,6 +34,12 @@ def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Pa
             shutil.copytree(source, workdir / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, workdir / part)
+    # The operator's own stacks may carry the salt of their passphrase; the sandbox's stacks
+    # are new ones, initialised with the sandbox's passphrase.
+    for stack_file in (workdir / "stacks").glob("Pulumi.*.yaml"):
+        text = stack_file.read_text(encoding="utf-8")
+        kept = [line for line in text.splitlines(True) if not line.startswith("encryptionsalt:")]
+        stack_file.write_text("".join(kept), encoding="utf-8")
     (workdir / ".venv").symlink_to(ROOT / ".venv")
     backend = directory / "backend"
     backend.mkdir()
@@ -35,6 +50,8 @@ def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Pa
         PULUMI_SKIP_UPDATE_CHECK="true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
         PULUMI_CONFIG_PASSPHRASE=passphrase,
+        # Inventories and playbook logs the stacks write at deploy time stay in the sandbox.
+        REGIONSTACK_STATE_DIR=str(directory / "state"),
         **extra_env,
     )
     return workdir, env

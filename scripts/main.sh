@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: set up, validate the unified configuration, and deploy the default local
-# region (the sample county 淳安县, stack `chunan`) with Pulumi: its hosts boot as
-# systemd-nspawn machines. Then verify: a second `pulumi up` changes nothing, and every
-# host answers over SSH as the admin user (Ansible ping through the generated inventory).
+# The main job: set up, validate the unified configuration, and deploy the sample hierarchy
+# locally — province 浙江省 (zhejiang), city 杭州市 (hangzhou), county 淳安县 (chunan), top
+# down, since each region's CA and federation parent come from the stack above it. Each
+# `pulumi up` boots the region's hosts as systemd-nspawn machines and configures them with
+# the site playbook. Then verify: a second `pulumi up` of every region changes nothing, and
+# every region's portal answers over HTTPS with the standard's sections.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -10,16 +12,22 @@ bash scripts/setup.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 
-stack="${REGIONSTACK_STACK:-chunan}"
+read -r -a stacks <<<"${REGIONSTACK_STACKS:-zhejiang hangzhou chunan}"
 regionstack validate
 regionstack render --check
 regionstack image build
-pulumi stack select --create "$stack" >/dev/null
-pulumi preview --stack "$stack"
-pulumi up --stack "$stack" --yes --skip-preview
-# Idempotence: a second run must find nothing to change.
-pulumi up --stack "$stack" --yes --expect-no-changes
-inventory="$(regionstack inventory "$stack")"
-ANSIBLE_HOST_KEY_CHECKING=true ansible -i "$inventory" all -m ansible.builtin.ping
+for stack in "${stacks[@]}"; do
+  pulumi stack select --create "$stack" >/dev/null
+  pulumi up --stack "$stack" --yes --skip-preview
+done
+# Idempotence: a second run must find nothing to change, hosts and configuration alike.
+for stack in "${stacks[@]}"; do
+  pulumi up --stack "$stack" --yes --expect-no-changes
+done
+for stack in "${stacks[@]}"; do
+  regionstack inventory "$stack" >/dev/null
+  regionstack probe "$stack"
+done
 regionstack local status
-echo "region $stack is up; inventory: $inventory; tear down with: pulumi destroy --stack $stack"
+echo "regions ${stacks[*]} are up and configured; tear down (bottom up) with:"
+for ((i = ${#stacks[@]} - 1; i >= 0; i--)); do echo "  pulumi destroy --stack ${stacks[i]} --yes"; done

@@ -14,7 +14,7 @@ from typing import Any
 from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import Region
-from infra.local.plan import child_exchanges, parent_exchange
+from infra.local.plan import child_exchanges, exchange_host, parent_exchange
 
 # Bumped when the shape of the effective config changes, so consumers can tell.
 EFFECTIVE_SCHEMA = 1
@@ -52,11 +52,27 @@ def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
     children's addresses: renumbering a neighbour must change this region's digest too.
     """
     if region.local is None:  # the aws target resolves its neighbours itself
-        return {"parent_exchange": None, "child_exchanges": []}
+        return {
+            "parent_exchange": None,
+            "parent_exchange_host": None,
+            "child_exchanges": [],
+            "child_exchange_hosts": [],
+        }
+    parent = fleet.parent_of(region)
+    address = parent_exchange(fleet, region)
+    children = sorted((c for c in fleet.children(region) if c.local is not None), key=_code)
+    # Host names (`<stack>-data-exchange-1`) are what the peers' certificates carry: the
+    # parent's server name to verify, the children's client names to authorise.
     return {
-        "parent_exchange": parent_exchange(fleet, region),
+        "parent_exchange": address,
+        "parent_exchange_host": exchange_host(parent.stack) if parent and address else None,
         "child_exchanges": list(child_exchanges(fleet, region)),
+        "child_exchange_hosts": [exchange_host(child.stack) for child in children],
     }
+
+
+def _code(region: Region) -> str:
+    return region.code
 
 
 def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:

@@ -302,6 +302,25 @@ def allowed_flows(plan: RegionPlan, standard: Standard) -> list[Concrete]:
     return sorted(flows, key=_concrete_key)
 
 
+def inbound_by_host(plan: RegionPlan, standard: Standard) -> dict[str, list[dict[str, object]]]:
+    """Each host's inbound allow list: the flows that end at it, with their sources.
+
+    The hosts' own firewall (the `common` role) renders this, so a host refuses what the
+    matrix does not allow even when the controller's tables are gone. A host's traffic to
+    itself stays on loopback and is left out.
+    """
+    rules = resolve(plan, standard)
+    inbound: dict[str, list[dict[str, object]]] = {}
+    for host in plan.hosts:
+        entries: list[dict[str, object]] = []
+        for rule in rules:
+            sources = [s for s in rule.sources if s != host.address]
+            if host.address in rule.destinations and sources:
+                entries.append({"flow": rule.flow, "ports": list(rule.ports), "sources": sources})
+        inbound[host.name] = entries
+    return inbound
+
+
 def gateway_service_flows(plan: RegionPlan) -> list[tuple[str, str, str, int, str]]:
     """Every (source, gateway, protocol, port, service) hosts may use on their gateway."""
     return [

@@ -297,6 +297,15 @@ def _apt_config_dump() -> str:
     return result.stdout
 
 
+def _controller_sources(apt_etc: Path) -> list[AptSource]:
+    sources: list[AptSource] = []
+    for path in _apt_source_files(apt_etc):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        parse = parse_deb822_sources if path.suffix == ".sources" else parse_legacy_sources
+        sources += parse(text, str(path))
+    return sources
+
+
 def controller_mirror(
     suite: str = DEFAULT_RECIPE.suite,
     *,
@@ -304,12 +313,7 @@ def controller_mirror(
     apt_config_dump: Callable[[], str] = _apt_config_dump,
 ) -> MirrorConfig:
     """The Debian mirror (and proxy) the controller's apt uses for `suite` main."""
-    sources: list[AptSource] = []
-    for path in _apt_source_files(apt_etc):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        parse = parse_deb822_sources if path.suffix == ".sources" else parse_legacy_sources
-        sources += parse(text, str(path))
-    uri = find_mirror(sources, suite)
+    uri = find_mirror(_controller_sources(apt_etc), suite)
     if uri is None:
         looked = ", ".join(str(p) for p in _apt_source_files(apt_etc)) or "no source files"
         raise ImagePreflightError(
@@ -319,6 +323,13 @@ def controller_mirror(
             "'Components: main', then run `apt-get update` to check it works"
         )
     return MirrorConfig(uri, parse_apt_proxy(apt_config_dump(), uri))
+
+
+def controller_security_mirror(
+    suite: str = DEFAULT_RECIPE.suite, *, apt_etc: Path = APT_ETC
+) -> str | None:
+    """The security archive the controller's apt uses for `<suite>-security`, if any."""
+    return find_mirror(_controller_sources(apt_etc), f"{suite}-security")
 
 
 # --- the cache ----------------------------------------------------------------------------

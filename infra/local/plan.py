@@ -30,6 +30,11 @@ def hostname_part(component: str) -> str:
     return component.replace("_", "-")
 
 
+def exchange_host(stack: str) -> str:
+    """The name of a region's first exchange host, the one federation links use."""
+    return f"{stack}-{hostname_part('data_exchange')}-1"
+
+
 @dataclass(frozen=True)
 class HostPlan:
     name: str  # `<stack>-<component>-<n>`, also the hostname and the machine name

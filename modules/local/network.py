@@ -53,12 +53,13 @@ INPUT_KEYS = (
     "dns_domain",
     "state_root",
     "apt_upstream",
+    "apt_security_upstream",
 )
 # These name or address the bridge and the daemons' sockets and files: changing one is a
 # different network, and the old one must go first because the new one reuses its names.
 REPLACE_KEYS = ("stack", "bridge", "cidr", "gateway", "prefix_length", "state_root")
 # These only change what the daemons serve: rewrite their configuration and restart them.
-UPDATE_KEYS = ("hosts", "dns_domain", "apt_upstream")
+UPDATE_KEYS = ("hosts", "dns_domain", "apt_upstream", "apt_security_upstream")
 IFNAMSIZ = 15
 
 
@@ -73,6 +74,8 @@ class NetworkInputs:
     dns_domain: pulumi.Input[str]  # `<stack>.internal`
     apt_upstream: pulumi.Input[str]  # the Debian mirror URI the controller's apt uses
     state_root: pulumi.Input[str] = DEFAULT_STATE_ROOT
+    # The controller's Debian security archive, when its apt has one.
+    apt_security_upstream: pulumi.Input[str] | None = None
 
 
 class NetworkError(RuntimeError):
@@ -222,6 +225,7 @@ def _config(props: dict[str, Any]) -> gateway_services.GatewayConfig:
             hosts=dict(props.get("hosts") or {}),
             dns_domain=props["dns_domain"],
             apt_upstream=props["apt_upstream"],
+            apt_security_upstream=props.get("apt_security_upstream") or None,
             state_dir=state_dir(props),
         )
     except ValueError as err:

@@ -22,6 +22,7 @@ class LocalRegionArgs:
     apt_upstream: pulumi.Input[str]  # the Debian mirror the controller's apt uses
     admin_user: pulumi.Input[str]
     state_root: pulumi.Input[str]
+    apt_security_upstream: pulumi.Input[str] | None = None  # its security archive, if any
 
 
 class LocalRegion(pulumi.ComponentResource):
@@ -81,6 +82,7 @@ class LocalRegion(pulumi.ComponentResource):
                 hosts={h.name: h.address for h in plan.hosts},
                 dns_domain=dns_domain,
                 apt_upstream=args.apt_upstream,
+                apt_security_upstream=args.apt_security_upstream,
                 state_root=args.state_root,
             ),
             pulumi.ResourceOptions(parent=self),

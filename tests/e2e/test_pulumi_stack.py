@@ -10,6 +10,7 @@ from infra.config.stack import LOCAL_DEFAULT_PASSPHRASE
 from tests.e2e.conftest import ROOT, PulumiProject
 
 COUNTY = "chunan"
+PROVINCE = "zhejiang"
 
 
 def _effective_config_from_cli(region: str) -> object:
@@ -25,18 +26,41 @@ def _effective_config_from_cli(region: str) -> object:
     return yaml.safe_load(shown)
 
 
-def test_county_preview_plans_the_region_and_every_host(pulumi_project: PulumiProject) -> None:
-    pulumi_project.init(COUNTY)
-    preview = pulumi_project.run("preview", "--stack", COUNTY, "--json")
+def test_province_preview_plans_the_region_every_host_and_the_pki(
+    pulumi_project: PulumiProject,
+) -> None:
+    pulumi_project.init(PROVINCE)
+    preview = pulumi_project.run("preview", "--stack", PROVINCE, "--json")
     steps = json.loads(preview.stdout)["steps"]
     types = [step["newState"]["type"] for step in steps if step.get("op") == "create"]
-    assert "regionstack:region:Region" in types
-    assert "regionstack:local:LocalRegion" in types
+    for expected in (
+        "regionstack:region:Region",
+        "regionstack:local:LocalRegion",
+        "regionstack:pki:RegionPki",
+    ):
+        assert expected in types, types
     urns = " ".join(step["urn"] for step in steps)
-    for host in ("chunan-portal-1", "chunan-data-exchange-1", "chunan-hotline-1"):
-        assert f"chunan-local-{host}" in urns, urns
-    preview_outputs = pulumi_project.run("preview", "--stack", COUNTY, "--diff").stdout
-    assert "330127" in preview_outputs
+    for host in ("zhejiang-portal-1", "zhejiang-portal-2", "zhejiang-data-exchange-1"):
+        assert f"zhejiang-local-{host}" in urns, urns
+        assert f"zhejiang-pki-{host}-server" in urns and f"zhejiang-pki-{host}-client" in urns
+    # The province issues its city's CA for the city's stack.
+    assert "zhejiang-pki-child-330100" in urns
+    # ...and configures its hosts with the site playbook, unless told not to.
+    assert "regionstack:region:Region$pulumi-python:dynamic:Resource::zhejiang-site" in urns
+    pulumi_project.run("config", "set", "--stack", PROVINCE, "regionstack:configure", "false")
+    unconfigured = pulumi_project.run("preview", "--stack", PROVINCE, "--json")
+    assert "zhejiang-site" not in " ".join(
+        step["urn"] for step in json.loads(unconfigured.stdout)["steps"]
+    )
+    preview_outputs = pulumi_project.run("preview", "--stack", PROVINCE, "--diff").stdout
+    assert "330000" in preview_outputs
+
+
+def test_county_without_its_parent_stack_fails_naming_it(pulumi_project: PulumiProject) -> None:
+    pulumi_project.init(COUNTY)
+    result = pulumi_project.run("preview", "--stack", COUNTY, check=False)
+    assert result.returncode != 0
+    assert 'unknown stack "organization/regionstack/hangzhou"' in result.stdout + result.stderr
 
 
 def test_effective_config_output_matches_regionstack_show(pulumi_project: PulumiProject) -> None:

@@ -28,6 +28,23 @@ OUTPUTS: dict[str, Any] = {
         "portal": [{"name": "chunan-portal-1", "address": "10.203.2.2"}],
         "data_exchange": [{"name": "chunan-data-exchange-1", "address": "10.203.2.4"}],
     },
+    "gateway": "10.203.2.1",
+    "apt_sources": [{"uri": "http://10.203.2.1:3142/debian", "suites": ["bookworm"]}],
+    "service_secrets": {"hotline_api_token": "t0ken"},
+    "tls": {
+        host: {
+            "ca_pem": "CA",
+            "server_cert_pem": f"{host}-server",
+            "server_key_pem": f"{host}-server-key",
+            "client_cert_pem": f"{host}-client",
+            "client_key_pem": f"{host}-client-key",
+        }
+        for host in ("chunan-portal-1", "chunan-data-exchange-1")
+    },
+    "inbound": {
+        "chunan-portal-1": [{"flow": "admin-ssh", "ports": [22], "sources": ["10.203.2.1"]}],
+        "chunan-data-exchange-1": [],
+    },
 }
 FILES = InventoryFiles(Path("/s/inventory.yml"), Path("/s/admin_ed25519"), Path("/s/known_hosts"))
 
@@ -91,8 +108,65 @@ def test_ansible_sees_the_groups_and_the_config(tmp_path: Path) -> None:
     assert host_vars["ansible_host"] == "10.203.2.2"
 
 
-def test_a_stack_without_effective_config_is_refused(tmp_path: Path) -> None:
-    outputs = {k: v for k, v in OUTPUTS.items() if k != "effective_config"}
-    with pytest.raises(InventoryError, match="effective_config"):
+def test_host_vars_carry_each_hosts_tls_material_and_inbound_list(tmp_path: Path) -> None:
+    files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    portal = files.host_vars_dir / "chunan-portal-1.yml"
+    assert stat.S_IMODE(portal.stat().st_mode) == 0o600
+    values = yaml.safe_load(portal.read_text())
+    assert values["regionstack_tls_server_key_pem"] == "chunan-portal-1-server-key"
+    assert values["regionstack_tls_ca_pem"] == "CA"
+    assert values["regionstack_inbound"] == OUTPUTS["inbound"]["chunan-portal-1"]
+    group_vars = yaml.safe_load(files.group_vars.read_text())
+    assert group_vars["regionstack_secrets"] == {"hotline_api_token": "t0ken"}
+    assert group_vars["regionstack_gateway"] == "10.203.2.1"
+    assert group_vars["regionstack_apt_sources"] == OUTPUTS["apt_sources"]
+
+
+def test_host_vars_of_removed_hosts_are_deleted(tmp_path: Path) -> None:
+    files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    stale = files.host_vars_dir / "chunan-portal-2.yml"
+    stale.write_text("regionstack_tls_server_key_pem: old\n")
+    write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    assert not stale.exists()
+    assert (files.host_vars_dir / "chunan-portal-1.yml").exists()
+
+
+def test_a_host_without_tls_material_is_refused(tmp_path: Path) -> None:
+    outputs = {**OUTPUTS, "tls": {"chunan-portal-1": OUTPUTS["tls"]["chunan-portal-1"]}}
+    with pytest.raises(InventoryError, match="chunan-data-exchange-1"):
         write_inventory("chunan", outputs, tmp_path / "inv")
     assert not (tmp_path / "inv").exists(), "a refused inventory must leave no files"
+
+
+@pytest.mark.parametrize(
+    "missing", ["effective_config", "service_secrets", "gateway", "apt_sources", "tls", "inbound"]
+)
+def test_a_stack_without_role_outputs_is_refused(tmp_path: Path, missing: str) -> None:
+    outputs = {k: v for k, v in OUTPUTS.items() if k != missing}
+    with pytest.raises(InventoryError, match=missing):
+        write_inventory("chunan", outputs, tmp_path / "inv")
+    assert not (tmp_path / "inv").exists(), "a refused inventory must leave no files"
+
+
+def test_numbers_from_a_dynamic_provider_are_written_as_integers(tmp_path: Path) -> None:
+    """Pulumi hands a dynamic provider 22.0 for 22; a role must still write `Port 22`."""
+    config = {"standard": {"common": {"listens": [22.0, 9100.0]}, "ratio": 0.5}}
+    files = write_inventory("chunan", {**OUTPUTS, "effective_config": config}, tmp_path / "inv")
+    written = yaml.safe_load(files.group_vars.read_text())["regionstack_config"]["standard"]
+    assert written["common"]["listens"] == [22, 9100]
+    assert all(type(port) is int for port in written["common"]["listens"])
+    assert written["ratio"] == 0.5
+
+
+def test_the_exact_json_of_the_effective_config_wins_over_the_pulumi_value(
+    tmp_path: Path,
+) -> None:
+    """Pulumi drops `parent: null` from outputs; the JSON text keeps it."""
+    exact = {"region": {"code": "330000", "parent": None}}
+    outputs = {
+        **OUTPUTS,
+        "effective_config": {"region": {"code": "330000"}},
+        "effective_config_json": json.dumps(exact),
+    }
+    files = write_inventory("zhejiang", outputs, tmp_path / "inv")
+    assert yaml.safe_load(files.group_vars.read_text())["regionstack_config"] == exact

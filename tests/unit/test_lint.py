@@ -20,6 +20,15 @@ CHECKS = {
     "ruff-format": [str(BIN / "ruff"), "format", "--check", "infra", "modules"],
     "mypy": [str(BIN / "mypy")],
     "yamllint": [str(BIN / "yamllint"), "--strict", "."],
+    # The roles and the site playbook: the production profile (.ansible-lint), offline.
+    "ansible-lint": [str(BIN / "ansible-lint"), "--offline", "--strict", "playbooks", "roles"],
+    "ansible-syntax-check": [
+        str(BIN / "ansible-playbook"),
+        "--syntax-check",
+        "-i",
+        "localhost,",
+        "playbooks/site.yml",
+    ],
     # The committed stack files must be what `regionstack render` writes today.
     "render-check": [str(BIN / "regionstack"), "render", "--check"],
 }

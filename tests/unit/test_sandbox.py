@@ -17,6 +17,7 @@ def test_sandbox_copies_the_project_and_isolates_pulumi_state(tmp_path: Path) ->
     assert env["PULUMI_HOME"].startswith(str(tmp_path))
     assert env["PULUMI_CONFIG_PASSPHRASE"] == "secret"
     assert env["REGIONSTACK_LOCAL_STATE"] == "/x"
+    assert env["REGIONSTACK_STATE_DIR"] == str(tmp_path / "state")
     assert not list(workdir.rglob("__pycache__"))
 
 
@@ -24,3 +25,10 @@ def test_stack_init_in_the_sandbox_never_touches_the_checkout(tmp_path: Path) ->
     workdir, _ = make_sandbox(tmp_path, "secret")
     (workdir / "stacks" / "Pulumi.chunan.yaml").write_text("changed\n")
     assert (ROOT / "stacks" / "Pulumi.chunan.yaml").read_text() != "changed\n"
+
+
+def test_the_operators_encryption_salt_is_not_copied(tmp_path: Path) -> None:
+    workdir, _ = make_sandbox(tmp_path, "secret")
+    for stack_file in (workdir / "stacks").glob("Pulumi.*.yaml"):
+        assert "encryptionsalt:" not in stack_file.read_text(), stack_file
+    assert (workdir / "stacks" / "Pulumi.chunan.yaml").read_text().count("regionstack:code") == 1

@@ -17,6 +17,7 @@ from infra.local.firewall_rules import (
     allowed_flows,
     denied_samples,
     gateway_service_flows,
+    inbound_by_host,
     marker,
     render_ruleset,
     resolve,
@@ -243,3 +244,40 @@ def test_endpoint_without_local_meaning_is_refused(standard: Standard, fleet: Fl
     broken = standard.model_copy(update={"flows": [*standard.flows, odd]})
     with pytest.raises(ValueError, match="odd"):
         resolve(plan_of(fleet, "chunan"), broken)
+
+
+@pytest.mark.parametrize("stack", SAMPLES)
+def test_host_inbound_lists_are_the_allowed_flows_seen_from_each_destination(
+    fleet: Fleet, standard: Standard, stack: str
+) -> None:
+    plan = plan_of(fleet, stack)
+    inbound = inbound_by_host(plan, standard)
+    assert set(inbound) == {h.name for h in plan.hosts}
+    by_address = {h.address: h.name for h in plan.hosts}
+    from_lists = {
+        (source, host.address, port, entry["flow"])
+        for host in plan.hosts
+        for entry in inbound[host.name]
+        for source in entry["sources"]
+        for port in entry["ports"]
+    }
+    # Flows that end outside the region (to the parent's exchange) are not any host's inbound.
+    expected = {flow for flow in allowed_flows(plan, standard) if flow[1] in by_address}
+    assert from_lists == expected
+
+
+def test_county_exchange_admits_hotline_portal_and_monitor_only(
+    fleet: Fleet, standard: Standard
+) -> None:
+    plan = plan_of(fleet, "chunan")
+    entries = inbound_by_host(plan, standard)[plan.hosts_of("data_exchange")[0].name]
+    assert {e["flow"]: (tuple(e["ports"]), tuple(e["sources"])) for e in entries} == {
+        "portal-to-data-exchange": ((5671, 8443), (address(plan, "portal"),)),
+        "hotline-to-data-exchange": ((5671,), (address(plan, "hotline"),)),
+        "monitor-scrapes-hosts": ((9100,), (address(plan, "security_monitoring"),)),
+        "monitor-probes-data-exchange": (
+            (5671, 8443, 9187, 15692),
+            (address(plan, "security_monitoring"),),
+        ),
+        "admin-ssh": ((22,), (plan.gateway,)),
+    }

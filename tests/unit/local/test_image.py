@@ -205,6 +205,20 @@ def test_no_mirror_is_a_preflight_error_saying_what_to_add(
     assert "Types: deb" in str(err.value) and "apt-get update" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (DEB822, "http://security.example.org/debian-security"),
+        (DEB822[: DEB822.index("\nTypes: deb\nURIs: http://security")], None),
+    ],
+    ids=["deb822", "none"],
+)
+def test_controller_security_mirror(tmp_path: Path, text: str, expected: str | None) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(text)
+    assert image.controller_security_mirror(apt_etc=tmp_path) == expected
+
+
 APT_DUMP_PROXY = """\
 APT "";
 Acquire "";

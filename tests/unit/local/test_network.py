@@ -121,6 +121,28 @@ def test_apt_cacher_ng_forwards_to_the_upstream_only(cfg: gs.GatewayConfig) -> N
     assert all(path.is_relative_to(cfg.state_dir) for path in acng.files)
 
 
+def test_apt_cacher_ng_serves_the_security_archive_when_the_controller_has_one(
+    cfg: gs.GatewayConfig,
+) -> None:
+    assert not [line for line in gs.acng_conf(cfg).splitlines() if "secrep" in line]
+    with_security = gs.GatewayConfig(
+        **{**cfg.__dict__, "apt_security_upstream": "http://deb.debian.org/debian-security"}
+    )
+    conf = gs.acng_conf(with_security).splitlines()
+    assert (
+        "Remap-secrep: deb.debian.org/debian-security /debian-security ; "
+        "http://deb.debian.org/debian-security"
+    ) in conf
+    assert gs.apt_source_uri(cfg.gateway, gs.APT_SECURITY_PATH) == (
+        "http://10.203.2.1:3142/debian-security"
+    )
+
+
+def test_a_bad_security_upstream_is_refused(cfg: gs.GatewayConfig) -> None:
+    with pytest.raises(ValueError, match="apt_upstream 'debian-security'"):
+        gs.GatewayConfig(**{**cfg.__dict__, "apt_security_upstream": "debian-security"})
+
+
 @pytest.mark.parametrize(
     "upstream",
     [

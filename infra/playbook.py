@@ -1,0 +1,173 @@
+"""Running the site playbook against a deployed region: what `pulumi up` calls to configure.
+
+* `content_hash(root)` - a digest of everything the playbook's result depends on in the
+  repository (playbooks, roles, the reference services the roles deploy, ansible.cfg). The
+  Playbook resource re-runs when it, the hosts or the effective config change.
+* `run_playbook(...)` - writes the inventory (infra.inventory), runs ansible-playbook,
+  streams a condensed progress (plays, tasks, failures, the recap) to the caller, keeps
+  the whole output in a log file, and raises `PlaybookFailed` naming the failing hosts
+  and tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.inventory import inventory_dir, write_inventory
+
+# What the playbook's outcome depends on, relative to the project root.
+CONTENT_PATHS = ("ansible.cfg", "playbooks", "roles", "services")
+# Not part of what reaches a host: caches, the services' own tests and tooling.
+IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", "tests", ".ruff_cache"})
+SITE_PLAYBOOK = Path("playbooks") / "site.yml"
+
+_TASK = re.compile(r"^(TASK|RUNNING HANDLER) \[(?P<task>.*)\] \**$")
+_PLAY = re.compile(r"^PLAY \[(?P<play>.*)\] \**$")
+_FAILED = re.compile(r"^(fatal|failed): \[(?P<host>[^\]]+)\]")
+_UNREACHABLE = re.compile(r"^fatal: \[(?P<host>[^\]]+)\]: UNREACHABLE!")
+_RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+")
+
+
+class PlaybookFailed(RuntimeError):
+    """ansible-playbook failed; the message names each failing host and task."""
+
+
+def _content_files(root: Path) -> Iterable[Path]:
+    for name in CONTENT_PATHS:
+        path = root / name
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            for file in sorted(path.rglob("*")):
+                relative = file.relative_to(root).parts
+                if file.is_file() and not IGNORED_PARTS.intersection(relative):
+                    yield file
+
+
+def content_hash(root: Path) -> str:
+    """sha256 over the relative path and bytes of every file the playbook uses."""
+    digest = hashlib.sha256()
+    for file in _content_files(root):
+        digest.update(str(file.relative_to(root)).encode() + b"\0")
+        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return f"sha256:{digest.hexdigest()}"
+
+
+@dataclass
+class Failure:
+    host: str
+    task: str
+    detail: str
+
+
+@dataclass
+class PlaybookProgress:
+    """What the output of ansible-playbook said so far."""
+
+    task: str = ""
+    failures: list[Failure] = field(default_factory=list)
+    changed: dict[str, int] = field(default_factory=dict)
+
+    def read(self, line: str) -> str | None:
+        """Take one output line; return it if it belongs in the condensed progress."""
+        text = line.rstrip("\n")
+        if match := _TASK.match(text):
+            self.task = match["task"]
+            return f"task: {self.task}"
+        if match := _PLAY.match(text):
+            return f"play: {match['play']}"
+        if (match := _UNREACHABLE.match(text)) or (match := _FAILED.match(text)):
+            if "...ignoring" not in text:
+                self.failures.append(Failure(match["host"], self.task, text[:500]))
+            return text[:500]
+        if (
+            self.failures
+            and text.lstrip().startswith(("msg:", "stderr:", "- "))
+            and (text.startswith("    "))
+        ):
+            # The yaml result format puts the failure's message on the lines below it.
+            last = self.failures[-1]
+            if len(last.detail) < 1000:
+                last.detail = f"{last.detail} {text.strip()}"
+            return None
+        if match := _RECAP.match(text):
+            self.changed[match["host"]] = int(match["changed"])
+            return text
+        return None
+
+    def ignore_last_failure(self) -> None:
+        """ansible printed `...ignoring` after a failure: an expected failure, not ours."""
+        if self.failures:
+            self.failures.pop()
+
+    def describe_failures(self) -> str:
+        return "; ".join(
+            f"host {f.host} failed at task '{f.task}': {f.detail}" for f in self.failures
+        )
+
+
+def log_dir(stack: str) -> Path:
+    return inventory_dir(stack).parent.parent / "logs" / stack
+
+
+def ansible_environment(root: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        ANSIBLE_CONFIG=str(root / "ansible.cfg"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_NOCOLOR="1",
+        # Without a TTY ansible would buffer; the progress is streamed line by line.
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def run_playbook(
+    stack: str,
+    outputs: dict[str, Any],
+    root: Path,
+    emit: Callable[[str], None],
+    extra_args: Iterable[str] = (),
+) -> PlaybookProgress:
+    """Configure every host of `stack` with the site playbook; raise PlaybookFailed."""
+    files = write_inventory(stack, outputs)
+    logs = log_dir(stack)
+    logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_path = logs / f"site-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    playbook = Path(sys.executable).parent / "ansible-playbook"
+    command = [str(playbook), "-i", str(files.inventory), str(root / SITE_PLAYBOOK), *extra_args]
+    emit(f"ansible-playbook for {stack}; full log: {log_path}")
+    progress = PlaybookProgress()
+    with open(log_path, "w", encoding="utf-8") as log:
+        os.chmod(log_path, 0o600)
+        with subprocess.Popen(
+            command,
+            cwd=root,
+            env=ansible_environment(root),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.write(line)
+                if line.startswith("...ignoring"):
+                    progress.ignore_last_failure()
+                    continue
+                shown = progress.read(line)
+                if shown is not None:
+                    emit(shown)
+            returncode = proc.wait()
+    if returncode != 0:
+        detail = progress.describe_failures() or f"ansible-playbook exited with {returncode}"
+        raise PlaybookFailed(f"configuring {stack} failed: {detail} (full log: {log_path})")
+    return progress
