@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from infra.inventory import write_inventory  # noqa: E402
 from infra.local.status import machine_memory_kib  # noqa: E402
-from infra.playbook import ansible_environment  # noqa: E402
+from infra.playbook import PlaybookProgress, ansible_environment  # noqa: E402
 from infra.probe import probe_portals  # noqa: E402
 from infra.sandbox import make_sandbox  # noqa: E402
 
@@ -66,12 +66,11 @@ def _outputs(workdir: Path, env: dict[str, str], stack: str) -> dict[str, Any]:
     return dict(json.loads(out))
 
 
-def _changed_total(recap: str) -> int:
-    total = 0
-    for line in recap.splitlines():
-        if " changed=" in line and ": ok=" in line:
-            total += int(line.split(" changed=")[1].split()[0])
-    return total
+def _changed_total(output: str) -> int:
+    progress = PlaybookProgress()
+    for line in output.splitlines():
+        progress.read(line)
+    return sum(progress.changed.values())
 
 
 def host_memory(state_root: Path) -> dict[str, dict[str, float]]:

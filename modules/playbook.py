@@ -27,7 +27,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from infra.playbook import PlaybookFailed, run_playbook
+from infra.playbook import run_playbook
 from modules.props import input_props
 
 INPUT_KEYS = ("stack", "project_dir", "content_hash", "outputs")
@@ -49,12 +49,9 @@ def _emit(line: str) -> None:
 
 class PlaybookProvider(ResourceProvider):
     def _run(self, props: dict[str, Any]) -> dict[str, Any]:
-        try:
-            progress = run_playbook(
-                props["stack"], dict(props["outputs"]), Path(props["project_dir"]), _emit
-            )
-        except PlaybookFailed as err:
-            raise PlaybookFailed(str(err)) from None
+        progress = run_playbook(
+            props["stack"], dict(props["outputs"]), Path(props["project_dir"]), _emit
+        )
         return {**props, "changed": progress.changed}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
