@@ -6,6 +6,9 @@ It deploys:
 - on the `local` target, beneath it: the base image, the region's admin key pair, its
   bridge with the gateway's DNS, time and apt proxy, the nftables rendering of the flow
   matrix, and one systemd-nspawn machine per host of the tier's host groups;
+- on the `aws` target instead (infra/aws/program.py): the VPC, security groups from the
+  flow matrix, the host groups, the portal's load balancer and WAF, KMS, the log archive,
+  CloudTrail, flow logs and GuardDuty, in the region's partition;
 - the region PKI: its CA (issued by the parent region's stack, read through a
   StackReference, or a root for a province), a server and a client certificate per host,
   and the CAs of its configured children, exported for their stacks;
@@ -23,7 +26,7 @@ from typing import Any
 
 import pulumi
 
-from infra.config.environment import local_state_root, passphrase
+from infra.config.environment import apt_cache_root, local_state_root, passphrase
 from infra.config.problems import ConfigInvalid
 from infra.config.stack import StackMismatch, StackSelection, check_secrets_provider, select_region
 from infra.local.firewall_rules import inbound_by_host, render_ruleset
@@ -150,6 +153,7 @@ def deploy_local(selection: StackSelection, region: Region) -> None:
             apt_security_upstream=apt_security_upstream,
             admin_user=ADMIN_USER,
             state_root=str(local_state_root()),
+            apt_cache_dir=str(apt_cache_root() / plan.stack),
         ),
         pulumi.ResourceOptions(parent=region),
     )
@@ -222,3 +226,7 @@ pulumi.export("effective_config", region.effective_config)
 
 if selection.region.target == "local":
     deploy_local(selection, region)
+elif selection.region.target == "aws":
+    from infra.aws.program import deploy_aws
+
+    deploy_aws(selection, region)

@@ -1,8 +1,9 @@
 """`regionstack`: validate, inspect and render the unified configuration.
 
-Exit codes: 0 success; 1 the configuration is invalid or files are stale; 2 usage
-errors (bad arguments, an unknown region). Every command reads the configuration from
-``--config DIR`` (default: the ``stacks/`` directory of this checkout).
+Exit codes: 0 success; 1 the configuration is invalid, files are stale or a check
+found problems; 2 usage errors (bad arguments, an unknown region, nothing to check
+with). Every command reads the configuration from ``--config DIR`` (default: the
+``stacks/`` directory of this checkout).
 """
 
 from __future__ import annotations
@@ -15,14 +16,26 @@ from typing import Any
 
 import yaml
 
+from infra.aws.inventory import DEFAULT_DEBIAN_MIRROR, Connection, write_aws_inventory
+from infra.aws.plan import plan_aws_region
 from infra.config.effective import diff, effective_config
 from infra.config.environment import local_state_root
 from infra.config.loader import Fleet, UnknownRegion, validate
 from infra.config.render import render
-from infra.inventory import InventoryError, stack_outputs, write_inventory
+from infra.config.schema import Region
+from infra.host_audit import (
+    HARDENING_INDEX_TARGET,
+    AuditError,
+    audit_json,
+    audit_region,
+    format_audit,
+    shortfalls,
+)
+from infra.inventory import InventoryError, inventory_dir, stack_outputs, write_inventory
 from infra.local.image_cli import add_image_commands
 from infra.local.status import format_status, region_status
 from infra.probe import ProbeError, format_checks, probe_portals
+from infra.verify import ROLES, VerifyError, VerifyRequest, verify
 
 DEFAULT_CONFIG_DIR = Path(__file__).resolve().parent.parent / "stacks"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -105,6 +118,8 @@ def cmd_inventory(args: argparse.Namespace) -> int:
     if fleet is None:
         return EXIT_INVALID
     region = fleet.region(args.stack)
+    if region.target == "aws":
+        return _aws_inventory(args, fleet, region)
     try:
         outputs = stack_outputs(region.stack, cwd=args.config.parent)
         files = write_inventory(region.stack, outputs, args.output)
@@ -113,6 +128,66 @@ def cmd_inventory(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(files.inventory)
     return EXIT_OK
+
+
+def _aws_inventory(args: argparse.Namespace, fleet: Fleet, region: Region) -> int:
+    """An aws region's hosts are found by their tags (infra/aws/inventory.py); the stack's
+    outputs, when they can be read, add what the roles need beyond the configuration."""
+    outputs: dict[str, Any] | None = None
+    try:
+        outputs = stack_outputs(region.stack, cwd=args.config.parent)
+    except InventoryError as err:
+        print(f"regionstack: {err}", file=sys.stderr)
+        print("regionstack: writing the inventory from the configuration alone", file=sys.stderr)
+    try:
+        connection = (
+            Connection("bastion", bastion=args.bastion)
+            if args.bastion
+            else Connection("ssm", ssm_bucket=args.ssm_bucket)
+        )
+        files = write_aws_inventory(
+            effective_config(fleet, region),
+            args.output or inventory_dir(region.stack),
+            connection,
+            outputs,
+            args.debian_mirror,
+        )
+    except InventoryError as err:
+        print(f"regionstack: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    for missing in files.missing:
+        print(
+            f"regionstack: warning: no {missing} in the inventory; the roles that need it "
+            "stop in their preflight (docs/aws.md)",
+            file=sys.stderr,
+        )
+    print(files.inventory)
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    fleet = _load(args)
+    if fleet is None:
+        return EXIT_INVALID
+    region = fleet.region(args.stack)
+    if region.target != "aws":
+        print(
+            f"regionstack: {region.stack} targets {region.target}, not aws: `audit` reads an "
+            f"AWS account; check a local region with `regionstack verify {region.stack}`",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    # boto3 is loaded by this command only: it costs every other command about a second.
+    from infra.aws.audit import AuditError, AuditTarget, AwsClients, format_report, run_audit
+
+    target = AuditTarget.from_plan(plan_aws_region(fleet, region), fleet.standard)
+    try:
+        report = run_audit(target, AwsClients(target.region, args.endpoint_url))
+    except AuditError as err:
+        print(f"regionstack: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(format_report(report))
+    return EXIT_OK if report.ok else EXIT_INVALID
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -127,6 +202,46 @@ def cmd_probe(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print(format_checks(stack, checks))
     return EXIT_OK if all(c.ok for c in checks) else EXIT_INVALID
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    fleet = _load(args)
+    if fleet is None:
+        return EXIT_INVALID
+    region = fleet.region(args.stack)
+    parent = fleet.parent_of(region)
+    request = VerifyRequest(
+        stack=region.stack,
+        inventory=args.inventory or inventory_dir(region.stack),
+        roles=tuple(args.only or ROLES),
+        parent_stack=parent.stack if parent else None,
+        parent_inventory=args.parent_inventory,
+        junit=args.junit,
+    )
+    try:
+        status = verify(request)
+    except VerifyError as err:
+        print(f"regionstack: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.audit:
+        status = max(status, _audit(region.stack, request.inventory, args.audit_json))
+    return status
+
+
+def _audit(stack: str, inventory: Path, json_file: Path | None) -> int:
+    """The external yardsticks: Lynis and OpenSCAP on every host of the region."""
+    try:
+        results = audit_region(stack, inventory if inventory.is_dir() else inventory.parent)
+    except AuditError as err:
+        print(f"regionstack: {err}", file=sys.stderr)
+        return EXIT_INVALID
+    print(format_audit(results))
+    if json_file is not None:
+        json_file.write_text(audit_json(results), encoding="utf-8")
+    problems = shortfalls(results)
+    for problem in problems:
+        print(f"audit: {problem}", file=sys.stderr)
+    return EXIT_INVALID if problems else EXIT_OK
 
 
 def cmd_local_status(args: argparse.Namespace) -> int:
@@ -183,8 +298,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         metavar="DIR",
-        help="where to write inventory.yml, the admin key and known_hosts "
-        "(default: $REGIONSTACK_STATE_DIR/inventory/<stack>)",
+        help="where to write inventory.yml, the admin key and known_hosts; for an aws "
+        "stack aws_ec2.yml and group_vars/ (default: $REGIONSTACK_STATE_DIR/inventory/<stack>)",
+    )
+    reach = inventory.add_mutually_exclusive_group()
+    reach.add_argument(
+        "--ssm-bucket",
+        metavar="BUCKET",
+        help="aws stacks: the unversioned S3 bucket the SSM connection moves module files "
+        "through (the default connection is SSM)",
+    )
+    reach.add_argument(
+        "--bastion",
+        metavar="USER@HOST",
+        help="aws stacks: reach the hosts over SSH through this jump host instead of SSM",
+    )
+    inventory.add_argument(
+        "--debian-mirror",
+        metavar="URL",
+        default=DEFAULT_DEBIAN_MIRROR,
+        help="aws stacks: the Debian mirror the hosts install from (default: %(default)s)",
+    )
+    audit_cmd = add(
+        "audit",
+        cmd_audit,
+        "check a deployed aws region's account: CloudTrail, log archive, GuardDuty, flow "
+        "logs, security groups open to the world, hosts' addresses and tags",
+    )
+    audit_cmd.add_argument("stack", metavar="STACK", help="stack name or GB/T 2260 code")
+    audit_cmd.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="send every AWS API call to this endpoint (an emulator) instead of the partition's",
     )
     probe = add(
         "probe",
@@ -197,6 +342,44 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="DIR",
         help="the inventory directory (default: $REGIONSTACK_STATE_DIR/inventory/<stack>)",
+    )
+    verify_cmd = add(
+        "verify",
+        cmd_verify,
+        "run the host suites (tests/hosts) against a deployed region through its inventory",
+    )
+    verify_cmd.add_argument("stack", metavar="STACK", help="stack name or GB/T 2260 code")
+    verify_cmd.add_argument(
+        "--only",
+        action="append",
+        choices=ROLES,
+        metavar="ROLE",
+        help=f"run only this role's suite (repeatable): {', '.join(ROLES)}",
+    )
+    verify_cmd.add_argument(
+        "--junit", type=Path, metavar="FILE", help="write the results as JUnit XML to FILE"
+    )
+    verify_cmd.add_argument(
+        "--inventory",
+        type=Path,
+        metavar="PATH",
+        help="the inventory directory or file (default: $REGIONSTACK_STATE_DIR/inventory/<stack>)",
+    )
+    verify_cmd.add_argument(
+        "--audit",
+        action="store_true",
+        help="also run Lynis and OpenSCAP on every host and report the hardening index "
+        f"(must reach {HARDENING_INDEX_TARGET}) and the OpenSCAP pass rate",
+    )
+    verify_cmd.add_argument(
+        "--audit-json", type=Path, metavar="FILE", help="with --audit: the figures as JSON"
+    )
+    verify_cmd.add_argument(
+        "--parent-inventory",
+        type=Path,
+        metavar="PATH",
+        help="the parent region's, for the flows across regions "
+        "(default: $REGIONSTACK_STATE_DIR/inventory/<parent>)",
     )
     local = commands.add_parser("local", help="inspect the local target on this controller")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")

@@ -34,6 +34,7 @@ _TASK = re.compile(r"^(TASK|RUNNING HANDLER) \[(?P<task>.*)\] \**$")
 _PLAY = re.compile(r"^PLAY \[(?P<play>.*)\] \**$")
 _FAILED = re.compile(r"^(fatal|failed): \[(?P<host>[^\]]+)\]")
 _UNREACHABLE = re.compile(r"^fatal: \[(?P<host>[^\]]+)\]: UNREACHABLE!")
+_CHANGED = re.compile(r"^changed: \[(?P<host>[^\]]+)\]")
 _RECAP = re.compile(r"^(?P<host>\S+)\s+: ok=\d+\s+changed=(?P<changed>\d+)\s+unreachable=\d+")
 
 
@@ -76,6 +77,9 @@ class PlaybookProgress:
     task: str = ""
     failures: list[Failure] = field(default_factory=list)
     changed: dict[str, int] = field(default_factory=dict)
+    # host -> the tasks that reported a change on it, in order (what a re-run that should
+    # change nothing names when it did).
+    changed_tasks: dict[str, list[str]] = field(default_factory=dict)
 
     def read(self, line: str) -> str | None:
         """Take one output line; return it if it belongs in the condensed progress."""
@@ -85,6 +89,11 @@ class PlaybookProgress:
             return f"task: {self.task}"
         if match := _PLAY.match(text):
             return f"play: {match['play']}"
+        if match := _CHANGED.match(text):
+            tasks = self.changed_tasks.setdefault(match["host"], [])
+            if not tasks or tasks[-1] != self.task:  # one entry per task, not per loop item
+                tasks.append(self.task)
+            return None
         if (match := _UNREACHABLE.match(text)) or (match := _FAILED.match(text)):
             if "...ignoring" not in text:
                 self.failures.append(Failure(match["host"], self.task, text[:500]))

@@ -10,11 +10,23 @@ import os
 from pathlib import Path
 
 DEFAULT_LOCAL_STATE = Path("/var/lib/regionstack/local")
+# Beside apt's own cache, not under a home directory: the gateway's apt-cacher-ng runs
+# unprivileged and must reach it.
+DEFAULT_APT_CACHE = Path("/var/cache/regionstack/apt")
 
 
 def local_state_root() -> Path:
     """Where local regions keep machine disks, pid files and gateway service state."""
     return Path(os.environ.get("REGIONSTACK_LOCAL_STATE") or DEFAULT_LOCAL_STATE)
+
+
+def apt_cache_root() -> Path:
+    """Where the gateways' apt proxies keep packages, one directory per region.
+
+    A controller cache like the base image's: it outlives `pulumi destroy`, so the next
+    deployment of the region downloads nothing it already had (delete it to reclaim space).
+    """
+    return Path(os.environ.get("REGIONSTACK_APT_CACHE") or DEFAULT_APT_CACHE)
 
 
 def passphrase() -> str | None:

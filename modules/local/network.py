@@ -54,12 +54,13 @@ INPUT_KEYS = (
     "state_root",
     "apt_upstream",
     "apt_security_upstream",
+    "apt_cache_dir",
 )
 # These name or address the bridge and the daemons' sockets and files: changing one is a
 # different network, and the old one must go first because the new one reuses its names.
 REPLACE_KEYS = ("stack", "bridge", "cidr", "gateway", "prefix_length", "state_root")
 # These only change what the daemons serve: rewrite their configuration and restart them.
-UPDATE_KEYS = ("hosts", "dns_domain", "apt_upstream", "apt_security_upstream")
+UPDATE_KEYS = ("hosts", "dns_domain", "apt_upstream", "apt_security_upstream", "apt_cache_dir")
 IFNAMSIZ = 15
 
 
@@ -76,6 +77,8 @@ class NetworkInputs:
     state_root: pulumi.Input[str] = DEFAULT_STATE_ROOT
     # The controller's Debian security archive, when its apt has one.
     apt_security_upstream: pulumi.Input[str] | None = None
+    # Where the gateway's apt proxy keeps packages across deployments (None: in state_root).
+    apt_cache_dir: pulumi.Input[str] | None = None
 
 
 class NetworkError(RuntimeError):
@@ -227,6 +230,7 @@ def _config(props: dict[str, Any]) -> gateway_services.GatewayConfig:
             apt_upstream=props["apt_upstream"],
             apt_security_upstream=props.get("apt_security_upstream") or None,
             state_dir=state_dir(props),
+            apt_cache_dir=Path(props["apt_cache_dir"]) if props.get("apt_cache_dir") else None,
         )
     except ValueError as err:
         raise NetworkError(str(err)) from err

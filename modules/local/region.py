@@ -23,6 +23,7 @@ class LocalRegionArgs:
     admin_user: pulumi.Input[str]
     state_root: pulumi.Input[str]
     apt_security_upstream: pulumi.Input[str] | None = None  # its security archive, if any
+    apt_cache_dir: pulumi.Input[str] | None = None  # the gateway's package cache, kept
 
 
 class LocalRegion(pulumi.ComponentResource):
@@ -83,6 +84,7 @@ class LocalRegion(pulumi.ComponentResource):
                 dns_domain=dns_domain,
                 apt_upstream=args.apt_upstream,
                 apt_security_upstream=args.apt_security_upstream,
+                apt_cache_dir=args.apt_cache_dir,
                 state_root=args.state_root,
             ),
             pulumi.ResourceOptions(parent=self),

@@ -1,14 +1,13 @@
 """Host checks of the data_exchange role (roles/data_exchange), run against the
 `data_exchange` group of one region:
 
-    .venv/bin/pytest -p no:cacheprovider tests/hosts/test_data_exchange.py \
-        --hosts='ansible://data_exchange' --connection=ansible --force-ansible \
-        --ansible-inventory=<state>/inventory/<stack>/inventory.yml -q
+    regionstack verify STACK --only data_exchange
 
-Expected values (ports, TLS policy, federation neighbours) come from the inventory the role
-ran with, so the checks hold for a province, a city and a county alike; a check that does
-not apply to the region's tier (the shovel of a province) is skipped, saying why. Probes run
-on the host itself with Debian's python3, against loopback or the host's own address.
+Expected values (ports, TLS policy, federation neighbours, the region CA) come from the
+inventory the role ran with, so the checks hold for a province, a city and a county alike;
+a check that does not apply to the region's tier (the shovel of a province) is skipped,
+saying why. Probes run on the host itself with Debian's python3, against loopback or the
+host's own address.
 """
 
 import json
@@ -16,99 +15,139 @@ import re
 
 import pytest
 
-CA = "/etc/regionstack/tls/ca.pem"
-CLIENT_CERT = "/etc/regionstack/tls/client.pem"
-CLIENT_KEY = "/etc/regionstack/tls/client.key"
+from tests.hosts.helpers import (
+    CLIENT_CERT,
+    CLIENT_KEY,
+    LOOPBACK,
+    TLS_VERSIONS,
+    assert_chains_to_region_ca,
+    assert_running_and_enabled,
+    assert_tls_version_policy,
+    journal,
+    listeners,
+    run_probe,
+    tls_handshake,
+    verify_context,
+)
+
+GROUP = "data_exchange"
 VHOST = "/regionstack"
 NODE = "rabbit@localhost"
 PG_SERVICE = "postgresql@15-main"
 BACKUP_DIR = "/var/backups/regionstack"
-LOOPBACK = ("127.", "::1", "[::1]")
-
-# Runs on the host: a TLS handshake (optionally capped at a version, optionally with the
-# host's client certificate) and, if asked, one HTTP request over it; result as JSON.
-TLS_PROBE = r"""
-import json, socket, ssl, sys
-address, port, server_name, max_version, client_cert, path = sys.argv[1:7]
-context = ssl.create_default_context(cafile=%(ca)r)
-if max_version:
-    context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
-    context.maximum_version = getattr(ssl.TLSVersion, max_version)
-if client_cert == "yes":
-    context.load_cert_chain(%(cert)r, %(key)r)
-result = {}
-try:
-    with socket.create_connection((address, int(port)), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname=server_name) as tls:
-            result["version"] = tls.version()
-            if path:
-                tls.sendall(("GET %%s HTTP/1.1\r\nHost: %%s\r\nConnection: close\r\n\r\n"
-                             %% (path, server_name)).encode())
-                data = b""
-                while chunk := tls.recv(65536):
-                    data += chunk
-                head, _, body = data.partition(b"\r\n\r\n")
-                result["status"] = int(head.split()[1])
-                result["body"] = body.decode("utf-8", "replace")
-except (OSError, ssl.SSLError) as error:
-    result["error"] = repr(error)
-print(json.dumps(result))
-""" % {"ca": CA, "cert": CLIENT_CERT, "key": CLIENT_KEY}  # noqa: UP031 - the script has braces of its own
+AMQPS, CATALOG = 5671, 8443
+# The exchange's TLS endpoints: AMQPS, and the catalog behind nginx with mutual TLS.
+TLS_ENDPOINTS = [(AMQPS, False), (CATALOG, True)]
 
 HTTP_GET = r"""
 import sys, urllib.request
 print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())
 """
 
+# Runs on the host: the start of an AMQP 0-9-1 connection, over TLS (with the host's
+# client certificate, which maps to no user) or plain TCP; offers the protocol header,
+# reads the server's Connection.Start (its SASL mechanisms), answers with `mechanism`
+# and, for PLAIN, `user`/`password`, and reports whether the server went on (Tune) or
+# refused (Close, or closing the connection).
+AMQP_PROBE = r"""
+import json, socket, ssl, struct, sys
+address, port, use_tls, ca_pem, mechanism, user, password = sys.argv[1:8]
+def exact(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("closed by the server")
+        data += chunk
+    return data
+def frame(sock):
+    kind, channel, size = struct.unpack("!BHI", exact(sock, 7))
+    payload = exact(sock, size)
+    exact(sock, 1)
+    return kind, payload
+def short(text):
+    return struct.pack("!B", len(text)) + text
+result = {"stage": "connect"}
+try:
+    sock = socket.create_connection((address, int(port)), timeout=10)
+    if use_tls == "yes":
+        context = ssl.create_default_context(cadata=ca_pem)
+        context.check_hostname = False
+        context.load_cert_chain(%(cert)r, %(key)r)
+        sock = context.wrap_socket(sock)
+    result["stage"] = "protocol header"
+    sock.sendall(b"AMQP\x00\x00\x09\x01")
+    kind, payload = frame(sock)
+    if payload[:4] != struct.pack("!HH", 10, 10):
+        raise ValueError("no Connection.Start: %%r" %% payload[:16])
+    position = 6
+    position += 4 + struct.unpack("!I", payload[position:position + 4])[0]
+    size = struct.unpack("!I", payload[position:position + 4])[0]
+    result["mechanisms"] = payload[position + 4:position + 4 + size].decode().split()
+    result["stage"] = "login"
+    response = ("\0%%s\0%%s" %% (user, password)).encode() if mechanism == "PLAIN" else b""
+    arguments = (struct.pack("!HHI", 10, 11, 0) + short(mechanism.encode())
+                 + struct.pack("!I", len(response)) + response + short(b"en_US"))
+    sock.sendall(struct.pack("!BHI", 1, 0, len(arguments)) + arguments + b"\xce")
+    kind, payload = frame(sock)
+    method = struct.unpack("!HH", payload[:4])
+    if method == (10, 30):
+        result["stage"] = "accepted"
+    elif method == (10, 50):
+        result["stage"] = "refused"
+        result["code"] = struct.unpack("!H", payload[4:6])[0]
+        result["text"] = payload[7:7 + payload[6]].decode("utf-8", "replace")
+    else:
+        result["stage"] = "unexpected method %%r" %% (method,)
+except (OSError, EOFError, ValueError, struct.error) as error:
+    result["error"] = repr(error)
+print(json.dumps(result))
+""" % {"cert": CLIENT_CERT, "key": CLIENT_KEY}  # noqa: UP031 - the script has braces of its own
+
+
+def pytest_generate_tests(metafunc):
+    if "listen_port" in metafunc.fixturenames:
+        config = verify_context(metafunc.config).region.config
+        metafunc.parametrize("listen_port", config["standard"]["components"][GROUP]["listens"])
+
 
 @pytest.fixture(scope="module")
-def inventory(host):
-    return host.ansible.get_variables()
+def listens(standard):
+    return standard["components"]["data_exchange"]["listens"]
 
 
-@pytest.fixture(scope="module")
-def config(inventory):
-    return inventory["regionstack_config"]
-
-
-@pytest.fixture(scope="module")
-def listens(config):
-    return config["standard"]["components"]["data_exchange"]["listens"]
-
-
-def journal(host, unit):
-    return host.run("journalctl -u %s -n 30 --no-pager", unit).stdout
-
-
-def tls_probe(host, address, port, server_name, max_version="", client_cert=False, path=""):
-    result = host.run(
-        "python3 -c %s %s %s %s %s %s %s",
-        TLS_PROBE,
-        address,
+def amqp(host, inventory, port, *, tls=True, mechanism="PLAIN", user="", password=""):
+    return run_probe(
+        host,
+        AMQP_PROBE,
+        inventory["ansible_host"],
         str(port),
-        server_name,
-        max_version,
-        "yes" if client_cert else "no",
-        path,
+        "yes" if tls else "no",
+        inventory["regionstack_tls_ca_pem"],
+        mechanism,
+        user,
+        password,
     )
-    assert result.rc == 0, f"TLS probe failed to run on {host.backend.host}: {result.stderr}"
-    return json.loads(result.stdout)
 
 
 def rabbitmqctl_json(host, *args):
-    result = host.run("rabbitmqctl --quiet --node %s %s --formatter json", NODE, " ".join(args))
+    command = "rabbitmqctl --quiet --node %s" + " %s" * len(args) + " --formatter json"
+    result = host.run(command, NODE, *args)
     assert result.rc == 0, f"rabbitmqctl {' '.join(args)}: {result.stderr}"
     return json.loads(result.stdout)
 
 
-def listeners(host):
-    """(address, port) of every listening TCP socket."""
-    sockets = []
-    for line in host.run("ss -Hlnt").stdout.splitlines():
-        local = line.split()[3]
-        address, _, port = local.rpartition(":")
-        sockets.append((address, int(port)))
-    return sockets
+@pytest.fixture(scope="module")
+def rabbitmqctl(host):
+    """rabbitmqctl's JSON answers, each asked once per host (the CLI boots an Erlang VM)."""
+    answers = {}
+
+    def query(*args):
+        if args not in answers:
+            answers[args] = rabbitmqctl_json(host, *args)
+        return answers[args]
+
+    return query
 
 
 def psql(host, sql, database="postgres"):
@@ -147,9 +186,7 @@ def test_package_is_installed_from_debian(host, package):
     ],
 )
 def test_unit_is_enabled_and_running(host, unit):
-    service = host.service(unit)
-    assert service.is_enabled, f"{unit} is not enabled"
-    assert service.is_running, f"{unit} is not running:\n{journal(host, unit)}"
+    assert_running_and_enabled(host, unit)
 
 
 # --- listeners (mlps-8.1.3.2, 8.1.4.4) -----------------------------------------------------
@@ -161,13 +198,9 @@ def test_only_the_standards_ports_listen_beyond_loopback(host, config, listens):
     assert public <= allowed, f"unexpected public listeners: {sorted(public - allowed)}"
 
 
-@pytest.mark.parametrize("index", range(4))
-def test_each_data_exchange_port_listens(host, listens, index):
-    if index >= len(listens):
-        pytest.skip(f"the standard lists {len(listens)} data_exchange ports")
-    port = listens[index]
-    public = [a for a, p in listeners(host) if p == port and not a.startswith(LOOPBACK)]
-    assert public, f"nothing listens on port {port} beyond loopback"
+def test_each_data_exchange_port_listens(host, listen_port):
+    public = [a for a, p in listeners(host) if p == listen_port and not a.startswith(LOOPBACK)]
+    assert public, f"nothing listens on port {listen_port} beyond loopback"
 
 
 @pytest.mark.parametrize(
@@ -194,23 +227,73 @@ def test_plain_and_management_ports_are_closed(host, port):
 # --- RabbitMQ (mlps-8.1.2.2, 8.1.4.2) -------------------------------------------------------
 
 
-@pytest.mark.parametrize("version,accepted", [("TLSv1_1", False), ("TLSv1_2", True), ("", True)])
-def test_amqps_speaks_only_the_standards_tls_versions(
-    host, inventory, listens, config, version, accepted
-):
-    port = 5671
+@pytest.mark.parametrize(("port", "client_cert"), TLS_ENDPOINTS)
+@pytest.mark.parametrize("version", TLS_VERSIONS)
+def test_tls_version_policy(host, inventory, standard, listens, port, client_cert, version):
+    """TLS below the standard's minimum is refused by the server, the rest accepted."""
     assert port in listens
-    result = tls_probe(host, inventory["ansible_host"], port, host.backend.host, version)
-    if accepted:
-        assert "version" in result, f"handshake refused: {result}"
-        minimum = float(config["standard"]["tls"]["min_version"])
-        assert float(result["version"].removeprefix("TLSv")) >= minimum
-    else:
-        assert "error" in result, f"TLS below the standard's minimum accepted: {result}"
+    result = tls_handshake(
+        host,
+        inventory["ansible_host"],
+        port,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        version=version,
+        client_cert=client_cert,
+    )
+    assert_tls_version_policy(result, version, standard["tls"]["min_version"])
 
 
-def test_guest_user_is_deleted(host):
-    users = {u["user"] for u in rabbitmqctl_json(host, "list_users")}
+@pytest.mark.parametrize(("port", "client_cert"), TLS_ENDPOINTS)
+def test_certificate_chains_to_the_region_ca(host, inventory, port, client_cert):
+    ca_pem = inventory["regionstack_tls_ca_pem"]
+    result = tls_handshake(
+        host,
+        inventory["ansible_host"],
+        port,
+        host.backend.hostname,
+        ca_pem,
+        client_cert=client_cert,
+    )
+    assert_chains_to_region_ca(result, ca_pem, host.backend.hostname)
+
+
+def test_rabbitmq_refuses_plain_amqp_on_its_port(host, inventory):
+    """No plain listener: the AMQP port of the standard (5672) refuses the connection."""
+    result = amqp(host, inventory, 5672, tls=False)
+    assert result["stage"] == "connect", f"plain AMQP got an answer: {result}"
+
+
+def test_rabbitmq_refuses_plain_amqp_on_the_tls_port(host, inventory):
+    result = amqp(host, inventory, AMQPS, tls=False)
+    assert "mechanisms" not in result, f"AMQP spoken without TLS: {result}"
+    assert "error" in result, result
+
+
+def test_rabbitmq_offers_no_anonymous_login(host, inventory):
+    result = amqp(host, inventory, AMQPS, mechanism="ANONYMOUS")
+    assert sorted(result.get("mechanisms", [])) == ["EXTERNAL", "PLAIN"], result
+    assert result["stage"] != "accepted", f"an anonymous login was accepted: {result}"
+
+
+@pytest.mark.parametrize(
+    ("user", "password", "why"),
+    [
+        ("guest", "guest", "the default account"),
+        ("regionstack-nobody", "not-a-password", "an unknown user"),
+        ("hotline", "not-the-password", "a wrong password"),
+    ],
+)
+def test_rabbitmq_refuses_a_login(host, inventory, user, password, why):
+    result = amqp(host, inventory, AMQPS, user=user, password=password)
+    assert "mechanisms" in result, f"the probe did not reach the login: {result}"
+    assert result["stage"] == "refused" or "closed by the server" in result.get("error", ""), (
+        f"{why} was not refused: {result}"
+    )
+
+
+def test_guest_user_is_deleted(rabbitmqctl):
+    users = {u["user"] for u in rabbitmqctl("list_users")}
     assert "guest" not in users
 
 
@@ -226,15 +309,15 @@ def test_guest_user_is_deleted(host):
         ("portal", "^$", r"^regionstack\.work_orders$", "^$"),
     ],
 )
-def test_application_user_has_least_privilege(host, user, configure, write, read):
-    permissions = rabbitmqctl_json(host, "list_permissions", "--vhost", VHOST)
+def test_application_user_has_least_privilege(rabbitmqctl, user, configure, write, read):
+    permissions = rabbitmqctl("list_permissions", "--vhost", VHOST)
     found = [p for p in permissions if p["user"] == user]
     assert found == [{"user": user, "configure": configure, "write": write, "read": read}]
 
 
 @pytest.mark.parametrize("user", ["hotline", "portal"])
-def test_application_user_publishes_only_its_regions_routing_keys(host, config, user):
-    topic = rabbitmqctl_json(host, "list_user_topic_permissions", user)
+def test_application_user_publishes_only_its_regions_routing_keys(rabbitmqctl, config, user):
+    topic = rabbitmqctl("list_user_topic_permissions", user)
     assert topic == [
         {
             "vhost": VHOST,
@@ -245,18 +328,16 @@ def test_application_user_publishes_only_its_regions_routing_keys(host, config, 
     ]
 
 
-def test_no_user_has_a_role_tag(host):
-    tagged = {u["user"]: u["tags"] for u in rabbitmqctl_json(host, "list_users") if u["tags"]}
+def test_no_user_has_a_role_tag(rabbitmqctl):
+    tagged = {u["user"]: u["tags"] for u in rabbitmqctl("list_users") if u["tags"]}
     assert not tagged, f"users with tags (administrator, management…): {tagged}"
 
 
 @pytest.mark.parametrize(
     "name,kind", [("regionstack.work_orders", "topic"), ("regionstack.directives", "topic")]
 )
-def test_exchange_is_durable(host, name, kind):
-    exchanges = rabbitmqctl_json(
-        host, "list_exchanges", "--vhost", VHOST, "name", "type", "durable"
-    )
+def test_exchange_is_durable(rabbitmqctl, name, kind):
+    exchanges = rabbitmqctl("list_exchanges", "--vhost", VHOST, "name", "type", "durable")
     assert {"name": name, "type": kind, "durable": True} in exchanges
 
 
@@ -268,8 +349,8 @@ def test_exchange_is_durable(host, name, kind):
         ("regionstack.directives.archive", "stream"),
     ],
 )
-def test_queue_is_durable(host, name, kind):
-    queues = rabbitmqctl_json(host, "list_queues", "--vhost", VHOST, "name", "type", "durable")
+def test_queue_is_durable(rabbitmqctl, name, kind):
+    queues = rabbitmqctl("list_queues", "--vhost", VHOST, "name", "type", "durable")
     assert {"name": name, "type": kind, "durable": True} in queues
 
 
@@ -280,22 +361,22 @@ def test_queue_is_durable(host, name, kind):
         ("regionstack.directives", "regionstack.directives.archive"),
     ],
 )
-def test_archive_is_bound_to_every_message(host, source, destination):
-    bindings = rabbitmqctl_json(
-        host, "list_bindings", "--vhost", VHOST, "source_name", "destination_name", "routing_key"
+def test_archive_is_bound_to_every_message(rabbitmqctl, source, destination):
+    bindings = rabbitmqctl(
+        "list_bindings", "--vhost", VHOST, "source_name", "destination_name", "routing_key"
     )
     assert {"source_name": source, "destination_name": destination, "routing_key": "#"} in bindings
 
 
-def test_archives_keep_messages_for_the_log_retention_period(host, config):
-    policies = {p["name"]: p for p in rabbitmqctl_json(host, "list_policies", "--vhost", VHOST)}
+def test_archives_keep_messages_for_the_log_retention_period(rabbitmqctl, config):
+    policies = {p["name"]: p for p in rabbitmqctl("list_policies", "--vhost", VHOST)}
     definition = json.loads(policies["regionstack-archive"]["definition"])
     assert definition == {"max-age": f"{config['standard']['log_retention_days']}D"}
 
 
 def test_cluster_name_is_the_host_name(host):
     result = host.run("rabbitmqctl --quiet --node %s eval 'rabbit_nodes:cluster_name().'", NODE)
-    assert result.stdout.strip() == f'<<"{host.backend.host}">>'
+    assert result.stdout.strip() == f'<<"{host.backend.hostname}">>'
 
 
 def test_erlang_cookie_is_private_to_rabbitmq(host):
@@ -318,20 +399,20 @@ def test_rabbitmq_metrics_are_served(host, listens):
 # --- federation (mlps-8.1.2.2, 8.1.3.2) -----------------------------------------------------
 
 
-def test_uplink_shovel_runs_to_the_parent(host, config):
+def test_uplink_shovel_runs_to_the_parent(rabbitmqctl, config):
     if not config["federation"]["parent_exchange"]:
         pytest.skip(f"{config['region']['stack']} has no parent region")
-    shovels = {s["name"]: s for s in rabbitmqctl_json(host, "shovel_status")}
+    shovels = {s["name"]: s for s in rabbitmqctl("shovel_status")}
     uplink = shovels.get("regionstack-uplink")
     assert uplink, f"no uplink shovel: {shovels}"
     assert uplink["state"] == "running", f"uplink shovel: {uplink}"
     assert uplink["destination"].startswith(f"amqps://{config['federation']['parent_exchange']}:")
 
 
-def test_uplink_shovel_confirms_and_authenticates_by_certificate(host, config):
+def test_uplink_shovel_confirms_and_authenticates_by_certificate(rabbitmqctl, config):
     if not config["federation"]["parent_exchange"]:
         pytest.skip(f"{config['region']['stack']} has no parent region")
-    parameters = rabbitmqctl_json(host, "list_parameters", "--vhost", VHOST)
+    parameters = rabbitmqctl("list_parameters", "--vhost", VHOST)
     value = next(p["value"] for p in parameters if p["name"] == "regionstack-uplink")
     value = json.loads(value) if isinstance(value, str) else value
     assert value["ack-mode"] == "on-confirm"
@@ -341,33 +422,43 @@ def test_uplink_shovel_confirms_and_authenticates_by_certificate(host, config):
     assert "verify=verify_peer" in value["dest-uri"]
 
 
-def test_directives_federation_link_runs(host, config):
+def test_directives_federation_link_runs(rabbitmqctl, config):
     if not config["federation"]["parent_exchange"]:
         pytest.skip(f"{config['region']['stack']} has no parent region")
-    links = rabbitmqctl_json(host, "federation_status")
+    links = rabbitmqctl("federation_status")
     running = [link for link in links if link["exchange"] == "regionstack.directives"]
     assert running and all(link["status"] == "running" for link in running), f"links: {links}"
 
 
-def test_children_log_in_by_certificate_only(host, config):
+def test_children_log_in_by_certificate_only(rabbitmqctl, config):
     children = config["federation"]["child_exchanges"]
     if not children:
         pytest.skip(f"{config['region']['stack']} has no child regions")
-    users = {u["user"] for u in rabbitmqctl_json(host, "list_users")}
-    permissions = rabbitmqctl_json(host, "list_permissions", "--vhost", VHOST)
+    users = {u["user"] for u in rabbitmqctl("list_users")}
+    permissions = rabbitmqctl("list_permissions", "--vhost", VHOST)
     child_users = users - {"hotline", "portal"}
     assert len(child_users) == len(children), f"users {users} for children {children}"
-    for user in child_users:
-        mine = next(p for p in permissions if p["user"] == user)
-        assert re.fullmatch(mine["write"], "regionstack.work_orders")
-        assert re.fullmatch(mine["read"], "regionstack.directives")
-        assert not re.fullmatch(mine["write"], "regionstack.directives")
-        assert not re.fullmatch(mine["read"], "regionstack.work_orders.archive")
-        assert not re.fullmatch(mine["configure"], "regionstack.work_orders")
+    # (permission, resource, whether it must match): a child writes work orders up and
+    # reads directives down, nothing else.
+    expected = [
+        ("write", "regionstack.work_orders", True),
+        ("read", "regionstack.directives", True),
+        ("write", "regionstack.directives", False),
+        ("read", "regionstack.work_orders.archive", False),
+        ("configure", "regionstack.work_orders", False),
+    ]
+    wrong = [
+        (user, kind, resource)
+        for user in sorted(child_users)
+        for mine in [next((p for p in permissions if p["user"] == user), None)]
+        for kind, resource, allowed in expected
+        if mine is None or bool(re.fullmatch(mine[kind], resource)) != allowed
+    ]
+    assert wrong == [], f"child permissions off (user, permission, resource): {wrong}"
 
 
-def test_connected_children_use_tls_and_external(host, config):
-    connections = rabbitmqctl_json(host, "list_connections", "user", "ssl", "auth_mechanism")
+def test_connected_children_use_tls_and_external(rabbitmqctl, config):
+    connections = rabbitmqctl("list_connections", "user", "ssl", "auth_mechanism")
     peers = [c for c in connections if c["user"] not in ("hotline", "portal")]
     if not peers:
         pytest.skip("no child exchange is connected")
@@ -394,6 +485,17 @@ def test_postgresql_setting(host, setting, expected):
 def test_postgresql_minimum_tls_is_the_standards(host, config):
     shown = psql(host, "SHOW ssl_min_protocol_version").stdout.strip()
     assert shown == f"TLSv{config['standard']['tls']['min_version']}"
+
+
+def test_postgresql_refuses_an_unknown_user(host):
+    """Over TLS, with a password: a role the database does not know is refused."""
+    result = host.run(
+        "env PGPASSWORD=not-a-password PGCONNECT_TIMEOUT=10 psql -XAtq %s -c 'SELECT 1'",
+        "host=127.0.0.1 sslmode=require user=regionstack_nobody dbname=catalog",
+    )
+    assert result.rc != 0, "an unknown user got in"
+    refusals = ("pg_hba.conf rejects", "no pg_hba.conf entry", "authentication failed")
+    assert any(refusal in result.stderr for refusal in refusals), result.stderr
 
 
 def test_postgresql_refuses_connections_without_tls(host):
@@ -468,23 +570,29 @@ def test_backup_directory_is_private(host):
 
 
 def test_catalog_answers_a_client_certificate(host, inventory):
-    result = tls_probe(
-        host, inventory["ansible_host"], 8443, host.backend.host, client_cert=True, path="/datasets"
+    result = tls_handshake(
+        host,
+        inventory["ansible_host"],
+        CATALOG,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        client_cert=True,
+        path="/datasets",
     )
     assert result.get("status") == 200, f"{result}\n{journal(host, 'regionstack-catalog')}"
 
 
 def test_catalog_refuses_a_client_without_certificate(host, inventory):
-    result = tls_probe(host, inventory["ansible_host"], 8443, host.backend.host, path="/datasets")
+    result = tls_handshake(
+        host,
+        inventory["ansible_host"],
+        CATALOG,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        path="/datasets",
+    )
     assert result.get("status") == 400 or "error" in result, result
     assert result.get("status") != 200
-
-
-def test_catalog_refuses_tls_below_the_minimum(host, inventory):
-    result = tls_probe(
-        host, inventory["ansible_host"], 8443, host.backend.host, "TLSv1_1", client_cert=True
-    )
-    assert "error" in result, f"TLS 1.1 accepted: {result}"
 
 
 @pytest.mark.parametrize(
@@ -542,3 +650,13 @@ def test_postgres_exporter_reaches_postgresql(host, listens):
     assert re.search(r"^pg_up 1$", result.stdout, re.M), journal(
         host, "prometheus-postgres-exporter"
     )
+
+
+def test_amqps_boot_gate_wraps_the_broker_and_is_open_now(host):
+    """RabbitMQ 3.10 listens before its archive streams run; the drop-in keeps AMQPS shut
+    until they do (a shovel arriving earlier would lose the archive copies)."""
+    unit = host.run("systemctl cat rabbitmq-server.service").stdout
+    for action in ("close", "open-when-ready"):
+        assert f"regionstack-rabbitmq-ready-gate {action}" in unit, unit
+    tables = host.run("nft list tables").stdout
+    assert "regionstack_amqps_gate" not in tables, "AMQPS is still gated after the start"

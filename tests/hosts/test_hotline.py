@@ -1,12 +1,10 @@
 """Host checks of the hotline role (roles/hotline), run against the `hotline` group.
 
-    .venv/bin/pytest -p no:cacheprovider tests/hosts/test_hotline.py \
-        --hosts='ansible://hotline' --connection=ansible --force-ansible \
-        --ansible-inventory=<state>/inventory/<stack>/inventory.yml -q
+    regionstack verify STACK --only hotline
 
-Everything the checks compare against (ports, TLS policy, retention, addresses) comes from
-the inventory the role ran with, so they hold for any region. HTTP and TLS probes run on
-the host itself, with Debian's python3 and openssl, against the host's own address.
+Everything the checks compare against (ports, TLS policy, retention, addresses, the region
+CA) comes from the inventory the role ran with, so they hold for any region. HTTP and TLS
+probes run on the host itself, with Debian's python3, against the host's own address.
 """
 
 import json
@@ -14,79 +12,31 @@ import shlex
 
 import pytest
 
-CA = "/etc/regionstack/tls/ca.pem"
+from tests.hosts.helpers import (
+    CA,
+    TLS_VERSIONS,
+    assert_chains_to_region_ca,
+    assert_running_and_enabled,
+    assert_tls_version_policy,
+    https,
+    journal,
+    public_ports,
+    tls_handshake,
+)
+
+GROUP = "hotline"
 ENV_FILE = "/etc/regionstack/hotline.env"
 UNITS = ["regionstack-hotline", "regionstack-hotline-consumer"]
-LOOPBACK = ("127.", "::1")
-
-# Runs on the host: one HTTPS request, no redirects followed, result as JSON.
-PROBE = r"""
-import json, ssl, sys, urllib.error, urllib.request
-url, method, body, headers, ca, padding = sys.argv[1:7]
-body += "x" * int(padding)
-context = ssl.create_default_context(cafile=ca)
-class Stay(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-opener = urllib.request.build_opener(Stay, urllib.request.HTTPSHandler(context=context))
-request = urllib.request.Request(url, method=method, data=body.encode() or None,
-                                 headers=json.loads(headers))
-try:
-    response = opener.open(request, timeout=30)
-except urllib.error.HTTPError as error:
-    response = error
-print(json.dumps({"status": response.status,
-                  "headers": {k.lower(): v for k, v in response.headers.items()},
-                  "body": response.read().decode("utf-8", "replace")}))
-"""
 
 
 @pytest.fixture(scope="module")
-def inventory(host):
-    return host.ansible.get_variables()
+def port(standard):
+    return standard["components"]["hotline"]["listens"][0]
 
 
 @pytest.fixture(scope="module")
-def standard(inventory):
-    return inventory["regionstack_config"]["standard"]
-
-
-@pytest.fixture(scope="module")
-def base_url(inventory, standard):
-    return f"https://{inventory['ansible_host']}:{standard['components']['hotline']['listens'][0]}"
-
-
-def https(host, url, method="GET", body="", headers=None, padding=0):
-    """One request from the host itself; `padding` appends that many bytes to the body
-    there (a large body does not fit on a command line)."""
-    result = host.run(
-        "python3 -c %s %s %s %s %s %s %s",
-        PROBE,
-        url,
-        method,
-        body,
-        json.dumps(headers or {}),
-        CA,
-        str(padding),
-    )
-    assert result.rc == 0, f"probe of {url} failed on {host.backend.host}: {result.stderr}"
-    return json.loads(result.stdout)
-
-
-def journal(host, unit):
-    return host.run("journalctl -u %s -n 30 --no-pager", unit).stdout
-
-
-def public_ports(host):
-    ports = set()
-    for socket in host.socket.get_listening_sockets():
-        proto, _, address = socket.partition("://")
-        if proto not in ("tcp", "udp"):
-            continue
-        ip, _, port = address.rpartition(":")
-        if not ip.startswith(LOOPBACK):
-            ports.add(int(port))
-    return ports
+def base_url(inventory, port):
+    return f"https://{inventory['ansible_host']}:{port}"
 
 
 # --- packages and units
@@ -113,16 +63,14 @@ def test_package_is_installed(host, package):
     "unit", ["postgresql", "regionstack-hotline", "nginx", "prometheus-nginx-exporter"]
 )
 def test_unit_is_enabled_and_running(host, unit):
-    service = host.service(unit)
-    assert service.is_enabled, f"{unit} is not enabled"
-    assert service.is_running, f"{unit} is not running:\n{journal(host, unit)}"
+    assert_running_and_enabled(host, unit)
 
 
 def test_consumer_is_enabled_and_not_given_up(host):
     # It retries for ever while the exchange is unreachable (activating), never "failed".
     unit = "regionstack-hotline-consumer"
     state = host.run("systemctl show -P ActiveState %s", unit).stdout.strip()
-    assert host.service(unit).is_enabled
+    assert host.service(unit).is_enabled, journal(host, unit)
     assert state in ("active", "activating"), f"{unit} is {state}:\n{journal(host, unit)}"
 
 
@@ -193,10 +141,9 @@ def test_environment_file_is_readable_by_the_service_only(host):
         rf"^SSL_CERT_FILE={CA}$",
     ],
 )
-def test_environment_names_every_setting(host, inventory, pattern):
-    exchange = inventory["groups"]["data_exchange"][0]
+def test_environment_names_every_setting(host, region, inventory, pattern):
     expected = pattern.format(
-        exchange=host.backend.ansible_runner.get_variables(exchange)["ansible_host"],
+        exchange=region.hosts_of("data_exchange")[0].address,
         code=inventory["regionstack_config"]["region"]["code"],
     )
     assert host.run("grep -Eq %s %s", expected, ENV_FILE).rc == 0, f"no line matches {expected}"
@@ -266,9 +213,20 @@ def test_pg_hba_admits_only_local_admin_and_hostssl(host):
         "runuser -u postgres -- psql -XAtc %s",
         "select type, database[1], user_name[1], auth_method from pg_hba_file_rules",
     ).stdout.split()
-    assert rules
-    for rule in rules:
-        assert rule in ("local|all|postgres|peer", "hostssl|hotline|hotline|scram-sha-256"), rule
+    allowed = ("local|all|postgres|peer", "hostssl|hotline|hotline|scram-sha-256")
+    assert rules, "pg_hba.conf has no rules"
+    assert [rule for rule in rules if rule not in allowed] == [], rules
+
+
+def test_database_refuses_an_unknown_user(host):
+    """Over TLS, with a password: a role the database does not know is refused."""
+    result = host.run(
+        "env PGPASSWORD=not-a-password PGCONNECT_TIMEOUT=10 psql -XAtq %s -c 'SELECT 1'",
+        "host=127.0.0.1 sslmode=require user=regionstack_nobody dbname=hotline",
+    )
+    assert result.rc != 0, "an unknown user got in"
+    refusals = ("pg_hba.conf rejects", "no pg_hba.conf entry", "authentication failed")
+    assert any(refusal in result.stderr for refusal in refusals), result.stderr
 
 
 # --- nginx front
@@ -328,32 +286,36 @@ def test_request_body_is_limited(host, base_url):
     assert response["status"] == 413
 
 
-@pytest.mark.parametrize("version", ["tls1", "tls1_1"])
-def test_old_tls_is_refused(host, inventory, standard, version):
-    port = standard["components"]["hotline"]["listens"][0]
-    result = host.run(
-        "openssl s_client -connect %s:%s -%s -CAfile %s </dev/null",
+@pytest.mark.parametrize("version", TLS_VERSIONS)
+def test_tls_version_policy(host, inventory, standard, port, version):
+    """TLS below the standard's minimum is refused by the server, the rest accepted."""
+    result = tls_handshake(
+        host,
         inventory["ansible_host"],
-        str(port),
-        version,
-        CA,
+        port,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        version=version,
     )
-    assert result.rc != 0
-    assert "Cipher is (NONE)" in result.stdout
+    assert_tls_version_policy(result, version, standard["tls"]["min_version"])
 
 
-def test_tls12_is_accepted_with_a_standard_cipher(host, inventory, standard):
-    port = standard["components"]["hotline"]["listens"][0]
-    result = host.run(
-        "openssl s_client -connect %s:%s -tls1_2 -CAfile %s -verify_ip %s -verify_return_error </dev/null",
+def test_certificate_chains_to_the_region_ca(host, inventory, port):
+    ca_pem = inventory["regionstack_tls_ca_pem"]
+    result = tls_handshake(host, inventory["ansible_host"], port, host.backend.hostname, ca_pem)
+    assert_chains_to_region_ca(result, ca_pem, host.backend.hostname)
+
+
+def test_tls12_uses_a_cipher_of_the_standard(host, inventory, standard, port):
+    result = tls_handshake(
+        host,
         inventory["ansible_host"],
-        str(port),
-        CA,
-        inventory["ansible_host"],
+        port,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        version="TLSv1_2",
     )
-    assert result.rc == 0, result.stderr
-    cipher = result.stdout.split("Cipher is ")[1].split()[0]
-    assert cipher in standard["tls"]["ciphers"]
+    assert result.get("cipher") in standard["tls"]["ciphers"], result
 
 
 def test_default_site_is_gone(host):

@@ -1,13 +1,11 @@
 """Host checks of the portal role (roles/portal), run against the `portal` group.
 
-    .venv/bin/pytest -p no:cacheprovider tests/hosts/test_portal.py \
-        --hosts='ansible://portal' --connection=ansible --force-ansible \
-        --ansible-inventory=<state>/inventory/<stack>/inventory.yml -q
+    regionstack verify STACK --only portal
 
 Everything the checks compare against (ports, TLS policy, sections, retention, the hotline's
-address) comes from the inventory the role ran with, so they hold for any region. HTTP and
-TLS probes run on the host itself, with Debian's python3 and openssl, against the host's
-own address, the way a citizen's browser reaches it.
+address, the region CA) comes from the inventory the role ran with, so they hold for any
+region. HTTP and TLS probes run on the host itself, with Debian's python3, against the
+host's own address, the way a citizen's browser reaches it.
 """
 
 import json
@@ -15,32 +13,23 @@ import re
 
 import pytest
 
-CA = "/etc/regionstack/tls/ca.pem"
+from tests.hosts.helpers import (
+    CA,
+    TLS_VERSIONS,
+    assert_chains_to_region_ca,
+    assert_running_and_enabled,
+    assert_tls_version_policy,
+    https,
+    public_ports,
+    tls_handshake,
+)
+
+GROUP = "portal"
 ENV_FILE = "/etc/regionstack/portal.env"
 CONFIG_FILE = "/etc/regionstack/portal.json"
 UNIT = "regionstack-portal"
 MODSECURITY_RULES = "/etc/nginx/regionstack-modsecurity.conf"
-LOOPBACK = ("127.", "::1")
-
-# Runs on the host: one HTTP(S) request, no redirects followed, result as JSON.
-PROBE = r"""
-import json, ssl, sys, urllib.error, urllib.request
-url, method, body, headers, ca = sys.argv[1:6]
-context = ssl.create_default_context(cafile=ca)
-class Stay(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-opener = urllib.request.build_opener(Stay, urllib.request.HTTPSHandler(context=context))
-request = urllib.request.Request(url, method=method, data=body.encode() or None,
-                                 headers=json.loads(headers))
-try:
-    response = opener.open(request, timeout=30)
-except urllib.error.HTTPError as error:
-    response = error
-print(json.dumps({"status": response.status,
-                  "headers": {k.lower(): v for k, v in response.headers.items()},
-                  "body": response.read().decode("utf-8", "replace")}))
-"""
+HTTPS_PORT = 443
 
 # Runs on the host: a citizen's session posting one form (GET for the CSRF token, then POST).
 SUBMIT = r"""
@@ -68,54 +57,14 @@ SUBMISSION = {
 
 
 @pytest.fixture(scope="module")
-def inventory(host):
-    return host.ansible.get_variables()
-
-
-@pytest.fixture(scope="module")
-def config(inventory):
-    return inventory["regionstack_config"]
-
-
-@pytest.fixture(scope="module")
 def base_url(inventory):
     return f"https://{inventory['ansible_host']}"
 
 
-def https(host, url, method="GET", body="", headers=None):
-    result = host.run(
-        "python3 -c %s %s %s %s %s %s",
-        PROBE,
-        url,
-        method,
-        body,
-        json.dumps(headers or {}),
-        CA,
-    )
-    assert result.rc == 0, f"probe of {url} failed on {host.backend.host}: {result.stderr}"
-    return json.loads(result.stdout)
-
-
 def submit(host, base_url, path, fields):
     result = host.run("python3 -c %s %s %s %s %s", SUBMIT, base_url, path, json.dumps(fields), CA)
-    assert result.rc == 0, f"submitting {path} failed on {host.backend.host}: {result.stderr}"
+    assert result.rc == 0, f"submitting {path} failed on {host.backend.hostname}: {result.stderr}"
     return json.loads(result.stdout)
-
-
-def journal(host, unit):
-    return host.run("journalctl -u %s -n 30 --no-pager", unit).stdout
-
-
-def public_ports(host):
-    ports = set()
-    for socket in host.socket.get_listening_sockets():
-        proto, _, address = socket.partition("://")
-        if proto not in ("tcp", "udp"):
-            continue
-        ip, _, port = address.rpartition(":")
-        if not ip.startswith(LOOPBACK):
-            ports.add(int(port))
-    return ports
 
 
 # --- packages and units
@@ -138,9 +87,7 @@ def test_package_is_installed(host, package):
 
 @pytest.mark.parametrize("unit", [UNIT, "nginx", "prometheus-nginx-exporter"])
 def test_unit_is_enabled_and_running(host, unit):
-    service = host.service(unit)
-    assert service.is_enabled, f"{unit} is not enabled"
-    assert service.is_running, f"{unit} is not running:\n{journal(host, unit)}"
+    assert_running_and_enabled(host, unit)
 
 
 @pytest.mark.parametrize(
@@ -203,9 +150,8 @@ def test_portal_config_is_the_regions(host, config):
     }
 
 
-def test_environment_points_at_the_first_hotline(host, inventory, config):
-    hotline = inventory["groups"]["hotline"][0]
-    address = host.backend.ansible_runner.get_variables(hotline)["ansible_host"]
+def test_environment_points_at_the_first_hotline(host, region, config):
+    address = region.hosts_of("hotline")[0].address
     port = next(f for f in config["standard"]["flows"] if f["name"] == "portal-to-hotline")[
         "ports"
     ][0]
@@ -260,15 +206,9 @@ def test_hsts_lasts_at_least_a_year(host, base_url):
 
 def test_only_nginx_sets_the_csp(host, base_url):
     # The app sends its own CSP too; two policies would both apply and confuse reviews.
-    result = host.run(
-        "python3 -c %s %s %s",
-        "import ssl, sys, urllib.request as u; "
-        "r = u.urlopen(sys.argv[1], context=ssl.create_default_context(cafile=sys.argv[2])); "
-        "print(len(r.headers.get_all('Content-Security-Policy')))",
-        f"{base_url}/",
-        CA,
-    )
-    assert result.stdout.strip() == "1"
+    headers = https(host, f"{base_url}/")["all_headers"]
+    policies = [value for name, value in headers if name == "content-security-policy"]
+    assert len(policies) == 1, policies
 
 
 def test_server_version_is_hidden(host, base_url):
@@ -313,28 +253,38 @@ def test_modsecurity_rules_block_with_the_crs(host, directive):
     assert host.file(MODSECURITY_RULES).contains(directive)
 
 
-@pytest.mark.parametrize("version", ["tls1", "tls1_1"])
-def test_old_tls_is_refused(host, inventory, version):
-    result = host.run(
-        "openssl s_client -connect %s:443 -%s -CAfile %s </dev/null",
+@pytest.mark.parametrize("version", TLS_VERSIONS)
+def test_tls_version_policy(host, inventory, standard, version):
+    """TLS below the standard's minimum is refused by the server, the rest accepted."""
+    result = tls_handshake(
+        host,
         inventory["ansible_host"],
-        version,
-        CA,
+        HTTPS_PORT,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        version=version,
     )
-    assert result.rc != 0
-    assert "Cipher is (NONE)" in result.stdout
+    assert_tls_version_policy(result, version, standard["tls"]["min_version"])
 
 
-def test_tls12_is_accepted_with_a_standard_cipher(host, inventory, config):
-    result = host.run(
-        "openssl s_client -connect %s:443 -tls1_2 -CAfile %s -verify_ip %s -verify_return_error </dev/null",
-        inventory["ansible_host"],
-        CA,
-        inventory["ansible_host"],
+def test_certificate_chains_to_the_region_ca(host, inventory):
+    ca_pem = inventory["regionstack_tls_ca_pem"]
+    result = tls_handshake(
+        host, inventory["ansible_host"], HTTPS_PORT, host.backend.hostname, ca_pem
     )
-    assert result.rc == 0, result.stderr
-    cipher = result.stdout.split("Cipher is ")[1].split()[0]
-    assert cipher in config["standard"]["tls"]["ciphers"]
+    assert_chains_to_region_ca(result, ca_pem, host.backend.hostname)
+
+
+def test_tls12_uses_a_cipher_of_the_standard(host, inventory, standard):
+    result = tls_handshake(
+        host,
+        inventory["ansible_host"],
+        HTTPS_PORT,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        version="TLSv1_2",
+    )
+    assert result.get("cipher") in standard["tls"]["ciphers"], result
 
 
 def test_default_site_is_gone(host):

@@ -125,6 +125,17 @@ def test_progress_shows_plays_tasks_failures_and_the_recap_only() -> None:
     assert progress.changed == {"chunan-hotline-1": 0, "chunan-portal-1": 1}
 
 
+def test_changed_tasks_are_named_per_host_once_per_task() -> None:
+    output = OUTPUT.replace(
+        "changed: [chunan-portal-1]\n",
+        "changed: [chunan-portal-1] => (item=auditd)\nchanged: [chunan-portal-1] => (item=x)\n",
+    )
+    progress, _ = _read(output)
+    assert progress.changed_tasks == {
+        "chunan-portal-1": ["common : Install the audit daemon | mlps-8.1.4.3"]
+    }
+
+
 def _fake_ansible(tmp_path: Path, script: str) -> Path:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

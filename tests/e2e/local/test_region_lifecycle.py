@@ -9,30 +9,27 @@ reboot a guest → kill a machine, `pulumi refresh` reports it, `pulumi up` repa
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import subprocess
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from infra import pki
-from infra.config.loader import load_fleet
-from infra.inventory import write_inventory
-from infra.local import cgroups
 from infra.local.firewall_rules import allowed_flows, denied_samples, standard_ports
-from infra.local.plan import RegionPlan, plan_region
-from tests.e2e.conftest import ROOT, PulumiProject, make_project
+from tests.e2e.local.hierarchy import (
+    FLEET,
+    PLANS,
+    STACKS,
+    Deployment,
+    all_hosts,
+    deployed_hierarchy,
+    leftovers,
+)
 
-STACKS = ("zhejiang", "hangzhou", "chunan")  # province, city, county
-FLEET = load_fleet(ROOT / "stacks")
-PLANS = {stack: plan_region(FLEET, FLEET.region(stack)) for stack in STACKS}
 PORTS = standard_ports(FLEET.standard)
 CONNECT_TIMEOUT_S = 2.0
 
@@ -60,129 +57,12 @@ with cf.ThreadPoolExecutor(64) as pool:
 """
 
 
-@dataclass
-class Region:
-    stack: str
-    plan: RegionPlan
-    key: Path
-    known_hosts: Path
-
-
-@dataclass
-class Deployment:
-    project: PulumiProject
-    state_root: Path
-    regions: dict[str, Region]
-
-    def ssh(
-        self, address: str, command: str, timeout: float = 30, stdin: str | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        region = next(
-            r for r in self.regions.values() if any(h.address == address for h in r.plan.hosts)
-        )
-        return subprocess.run(
-            [
-                "ssh",
-                "-i",
-                str(region.key),
-                "-o",
-                f"UserKnownHostsFile={region.known_hosts}",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=5",
-                f"rsadmin@{address}",
-                command,
-            ],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-
-def _all_hosts() -> list[tuple[str, str]]:
-    return [(stack, h.address) for stack, plan in PLANS.items() for h in plan.hosts]
-
-
-def _leftovers(state_root: Path) -> list[str]:
-    found = []
-    ps = subprocess.run(
-        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
-    ).stdout
-    found += [f"process: {line}" for line in ps.splitlines() if str(state_root) in line]
-    mounts = Path("/proc/self/mountinfo").read_text()
-    found += [f"mount: {line}" for line in mounts.splitlines() if str(state_root) in line]
-    found += [f"cgroup: {path}" for path in cgroups.existing_groups()]
-    links = json.loads(
-        subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout
-    )
-    bridges = {p.bridge for p in PLANS.values()}
-    found += [f"bridge: {link['ifname']}" for link in links if link["ifname"] in bridges]
-    tables = subprocess.run(
-        ["nft", "list", "tables"], capture_output=True, text=True, check=True
-    ).stdout
-    found += [f"nft: {line}" for line in tables.splitlines() if "regionstack_" in line]
-    found += [f"state: {path}" for path in state_root.rglob("*")] if state_root.exists() else []
-    return found
-
-
-def _up(project: PulumiProject, *stacks: str) -> None:
-    """`pulumi up` of several stacks at the same time (regions are independent)."""
-    procs = {
-        stack: subprocess.Popen(
-            ["pulumi", "--non-interactive", "up", "--stack", stack, "--yes", "--skip-preview"],
-            cwd=project.workdir,
-            env=project.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for stack in stacks
-    }
-    failures = []
-    for stack, proc in procs.items():
-        out, _ = proc.communicate(timeout=900)
-        if proc.returncode != 0:
-            failures.append(f"pulumi up {stack} failed:\n{out}")
-    assert not failures, "\n".join(failures)
-
-
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    # Not under pytest's 0700 tmp dirs: the gateway daemons drop privileges and must
-    # traverse the state root.
-    state_root = Path("/var/lib/regionstack-test") / uuid.uuid4().hex[:8]
-    state_root.mkdir(parents=True)
-    project = make_project(
-        tmp_path_factory.mktemp("local"), REGIONSTACK_LOCAL_STATE=str(state_root)
-    )
-    for stack in STACKS:
-        project.init(stack)
-        # This suite proves the local target itself (machines, network, firewall, faults);
-        # the roles' convergence is proven on configured regions (issue #4 note).
-        project.run("config", "set", "--stack", stack, "regionstack:configure", "false")
-    deployment = Deployment(project, state_root, {})
-    try:
-        # Top down: each region's CA is issued by its parent's stack.
-        for stack in ("zhejiang", "hangzhou", "chunan"):
-            _up(project, stack)
-        for stack in STACKS:
-            files = write_inventory(
-                stack, project.outputs(stack), tmp_path_factory.mktemp(f"inv-{stack}")
-            )
-            deployment.regions[stack] = Region(
-                stack, PLANS[stack], files.private_key, files.known_hosts
-            )
+    # This suite proves the local target itself (machines, network, firewall, faults); the
+    # roles are proven on configured regions (tests/e2e/local/configured).
+    with deployed_hierarchy(tmp_path_factory, configure=False) as deployment:
         yield deployment
-    finally:
-        for stack in reversed(STACKS):
-            project.run("destroy", "--stack", stack, "--yes", check=False)
-        with contextlib.suppress(OSError):  # left in place, for diagnosis, if not empty
-            state_root.rmdir()
 
 
 def test_admin_private_key_is_a_secret_output(deployment: Deployment) -> None:
@@ -215,7 +95,7 @@ def test_second_up_changes_nothing(deployment: Deployment, stack: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(("stack", "address"), _all_hosts())
+@pytest.mark.parametrize(("stack", "address"), all_hosts())
 def test_host_is_reachable_as_admin_and_running(
     deployment: Deployment, stack: str, address: str
 ) -> None:
@@ -226,7 +106,7 @@ def test_host_is_reachable_as_admin_and_running(
     )
 
 
-@pytest.mark.parametrize(("stack", "address"), _all_hosts())
+@pytest.mark.parametrize(("stack", "address"), all_hosts())
 def test_password_and_root_logins_are_refused(
     deployment: Deployment, stack: str, address: str
 ) -> None:
@@ -285,7 +165,7 @@ def reachability(deployment: Deployment) -> dict[tuple[str, str, int], bool]:
     ]
     for thread in threads:
         thread.start()
-    for _stack, address in _all_hosts():
+    for _stack, address in all_hosts():
         ports = " ".join(str(p) for p in PORTS if p != 22)
         command = f"cat > /tmp/listen.py && sudo -n sh -c 'nohup python3 /tmp/listen.py {ports} >/dev/null 2>&1 </dev/null &'"
         result = deployment.ssh(address, command, stdin=LISTENER)
@@ -411,5 +291,5 @@ def test_killed_machine_is_reported_by_refresh_and_recreated_by_up(deployment: D
 def test_destroy_leaves_nothing(deployment: Deployment) -> None:
     for stack in reversed(STACKS):
         deployment.project.run("destroy", "--stack", stack, "--yes")
-    leftovers = _leftovers(deployment.state_root)
-    assert not leftovers, "\n".join(leftovers)
+    remaining = leftovers(deployment.state_root)
+    assert not remaining, "\n".join(remaining)

@@ -121,6 +121,19 @@ def test_apt_cacher_ng_forwards_to_the_upstream_only(cfg: gs.GatewayConfig) -> N
     assert all(path.is_relative_to(cfg.state_dir) for path in acng.files)
 
 
+def test_apt_cacher_ng_keeps_packages_in_the_region_state_unless_given_a_cache(
+    cfg: gs.GatewayConfig, tmp_path: Path
+) -> None:
+    assert f"CacheDir: {cfg.state_dir / 'apt-cacher-ng' / 'cache'}" in gs.acng_conf(cfg)
+    kept = tmp_path / "cache" / "apt" / "chunan"
+    cached = gs.GatewayConfig(**{**cfg.__dict__, "apt_cache_dir": kept})
+    assert f"CacheDir: {kept}" in gs.acng_conf(cached).splitlines()
+    acng = next(s for s in gs.services(cached) if s.name == "apt_cacher_ng")
+    # Created for the unprivileged daemon; its parent stays root's.
+    assert (kept, "apt-cacher-ng") in acng.dirs
+    assert (kept.parent, None) in acng.dirs
+
+
 def test_apt_cacher_ng_serves_the_security_archive_when_the_controller_has_one(
     cfg: gs.GatewayConfig,
 ) -> None:

@@ -1,0 +1,141 @@
+"""The `aws` target of the program: one region's standard design on AWS.
+
+`deploy_aws(selection, region)` plans the region (infra/aws/plan.py), resolves the flow
+matrix into security group rules (infra/aws/flows.py), decides which services its
+partition offers (infra/aws/partition.py), and builds the AwsRegion component under an
+explicit provider pinned to the region's AWS region. Two inputs come from the stack's
+configuration, because no file in this repository can know them:
+
+* `regionstack:alb_certificate_arn` - the portal's public certificate in ACM of the
+  region's own partition and region. Citizens' browsers must trust it, which the
+  region's PKI (a private CA chain) is not, so it is issued by a public CA (in China,
+  for the region's filed domain) and imported or requested in ACM by the operator;
+* `regionstack:ami_id` - the Debian 12 image the hosts boot (the Debian cloud team's, or
+  a golden image built from it); image ids differ per region and partition.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.aws.flows import security_group_rules
+from infra.aws.partition import check_certificate_arn, missing_services
+from infra.aws.plan import AwsRegionPlan, cloudwatch_retention, plan_aws_region
+from infra.config.stack import StackSelection
+from modules.aws.region import AwsRegion, AwsRegionArgs
+from modules.region import Region
+
+# The default user of the Debian cloud images; Ansible reaches hosts as this user through
+# SSM or a bastion.
+ADMIN_USER = "admin"
+AMI_PATTERN = re.compile(r"^ami-[0-9a-f]{8,17}$")
+CONFIG_NAMESPACE = "regionstack"
+
+
+@dataclass(frozen=True)
+class AwsInputs:
+    certificate_arn: str
+    ami_id: str
+
+
+def inputs_from_config(config: pulumi.Config | None = None) -> AwsInputs:
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    missing = [
+        f"`pulumi config set {CONFIG_NAMESPACE}:{key} <{what}>`"
+        for key, what in (
+            ("alb_certificate_arn", "the portal's ACM certificate ARN"),
+            ("ami_id", "a Debian 12 AMI id of the region"),
+        )
+        if not config.get(key)
+    ]
+    if missing:
+        raise pulumi.RunError(
+            "the aws target needs inputs no file can know; set them with "
+            + " and ".join(missing)
+            + " (the aws runbook in docs/ explains both)"
+        )
+    return AwsInputs(
+        certificate_arn=str(config.get("alb_certificate_arn")), ami_id=str(config.get("ami_id"))
+    )
+
+
+def check_inputs(plan: AwsRegionPlan, inputs: AwsInputs) -> None:
+    problems = []
+    why = check_certificate_arn(inputs.certificate_arn, plan.partition, plan.region)
+    if why:
+        problems.append(f"regionstack:alb_certificate_arn: {why}")
+    if not AMI_PATTERN.match(inputs.ami_id):
+        problems.append(f"regionstack:ami_id: {inputs.ami_id!r} is not an AMI id (ami-...)")
+    if problems:
+        raise pulumi.RunError("; ".join(problems))
+
+
+def skipped_services(plan: AwsRegionPlan) -> list[dict[str, str]]:
+    return [
+        {"service": spec.name, "purpose": spec.purpose, "source": spec.source}
+        for spec in missing_services(plan.partition)
+    ]
+
+
+@dataclass(frozen=True)
+class AwsDeployment:
+    component: AwsRegion
+    outputs: dict[str, Any]  # exactly what the stack exports
+
+
+def deploy_aws(
+    selection: StackSelection, region: Region, inputs: AwsInputs | None = None
+) -> AwsDeployment:
+    plan = plan_aws_region(selection.fleet, selection.region)
+    inputs = inputs or inputs_from_config()
+    check_inputs(plan, inputs)
+    standard = selection.fleet.standard
+    skipped = skipped_services(plan)
+    for entry in skipped:
+        pulumi.log.warn(
+            f"{entry['service']} ({entry['purpose']}) is not offered in partition "
+            f"{plan.partition.name} ({entry['source']}): skipped, listed in the "
+            "skipped_services output",
+            resource=region,
+        )
+    provider = aws.Provider(
+        f"{plan.stack}-aws", region=plan.region, opts=pulumi.ResourceOptions(parent=region)
+    )
+    component = AwsRegion(
+        f"{plan.stack}-aws-region",
+        AwsRegionArgs(
+            plan=plan,
+            rules=security_group_rules(plan, standard),
+            ami_id=inputs.ami_id,
+            certificate_arn=inputs.certificate_arn,
+            tls_min_version=standard.tls.min_version,
+            log_retention_days=cloudwatch_retention(standard.log_retention_days),
+            archive_retention_days=standard.log_retention_days,
+            waf=plan.partition.offers("wafv2"),
+            guardduty=plan.partition.offers("guardduty"),
+            runtime_monitoring=plan.partition.offers("guardduty_runtime_monitoring"),
+        ),
+        pulumi.ResourceOptions(parent=region, providers=[provider]),
+    )
+    outputs: dict[str, Any] = {
+        "effective_config_json": json.dumps(selection.config, sort_keys=True, ensure_ascii=False),
+        "admin_user": ADMIN_USER,
+        "hosts": component.hosts,
+        "tags": plan.tags,
+        "partition": plan.partition.name,
+        "aws_region": plan.region,
+        "skipped_services": skipped,
+        "vpc_id": component.vpc_id,
+        "portal_endpoint": component.portal_endpoint,
+        "security_groups": component.security_group_ids,
+        "log_archive_bucket": component.log_archive_bucket,
+    }
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return AwsDeployment(component, outputs)

@@ -1,0 +1,23 @@
+"""One configured deployment of the sample hierarchy, shared by this package's suites.
+
+`pulumi up` of province, city and county with the roles (the default: the Playbook
+resource runs the site playbook on every host), from the bare base image — there is no
+pre-baked package layer, so every host converges from Debian's minimal system. The suites
+run in file order on it: convergence and idempotence first (nothing may have disturbed the
+hosts yet), then verification and the request flows, then faults; the package's teardown
+destroys everything and checks that nothing is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.local.hierarchy import Deployment, deployed_hierarchy
+
+
+@pytest.fixture(scope="package")
+def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    with deployed_hierarchy(tmp_path_factory, configure=True) as deployment:
+        yield deployment

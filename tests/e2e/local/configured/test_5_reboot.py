@@ -1,0 +1,51 @@
+"""Every host of the county reboots; all services come back and the flow works again."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.e2e.local.configured.citizen import archived_ids, eventually, submit_on_portal
+from tests.e2e.local.hierarchy import PLANS, Deployment
+
+COUNTY = "chunan"
+BOOT_ID = "cat /proc/sys/kernel/random/boot_id"
+
+
+@pytest.fixture(scope="module")
+def boot_ids_before(hierarchy: Deployment) -> dict[str, str]:
+    before = {
+        h.address: hierarchy.ssh(h.address, BOOT_ID).stdout.strip() for h in PLANS[COUNTY].hosts
+    }
+    for address in before:
+        # The connection may drop as the host goes down: the result is not checked here,
+        # the new boot id below is.
+        hierarchy.ssh(address, "sudo -n systemctl reboot", timeout=30)
+    return before
+
+
+@pytest.mark.parametrize("address", [h.address for h in PLANS[COUNTY].hosts])
+def test_host_comes_back_running(
+    hierarchy: Deployment, boot_ids_before: dict[str, str], address: str
+) -> None:
+    def rebooted() -> bool:
+        now = hierarchy.ssh(address, BOOT_ID, timeout=15)
+        return now.returncode == 0 and now.stdout.strip() not in ("", boot_ids_before[address])
+
+    eventually(rebooted, f"{address} back with a new boot id", timeout_s=300)
+    state = hierarchy.ssh(address, "systemctl is-system-running --wait", timeout=180)
+    failed = hierarchy.ssh(address, "systemctl --failed --no-legend --plain").stdout
+    assert state.stdout.strip() == "running", f"{address}: {state.stdout}\n{failed}"
+
+
+def test_request_flow_works_after_the_reboot(
+    hierarchy: Deployment, boot_ids_before: dict[str, str]
+) -> None:
+    ticket = submit_on_portal(hierarchy.regions[COUNTY], f"重启后 (e2e {uuid.uuid4().hex[:8]})")
+    for stack in ("chunan", "hangzhou", "zhejiang"):
+        region = hierarchy.regions[stack]
+        eventually(
+            lambda region=region: ticket in archived_ids(hierarchy, region),
+            f"{ticket} at {stack} after the county's reboot",
+        )

@@ -1,0 +1,164 @@
+"""The sample hierarchy deployed for real, for the e2e suites that need one.
+
+Province 浙江省 (zhejiang), city 杭州市 (hangzhou), county 淳安县 (chunan) go up top down
+(each region's CA is issued by its parent's stack) in a sandbox copy of the project with
+its own file backend and state root, and come down bottom up. The lifecycle suite deploys
+them without configuration (the target itself); the configured suite runs the roles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from infra.config.loader import load_fleet
+from infra.inventory import InventoryFiles, write_inventory
+from infra.local import cgroups
+from infra.local.plan import RegionPlan, plan_region
+from tests.e2e.conftest import ROOT, PulumiProject, make_project
+
+STACKS = ("zhejiang", "hangzhou", "chunan")  # province, city, county: top down
+FLEET = load_fleet(ROOT / "stacks")
+PLANS = {stack: plan_region(FLEET, FLEET.region(stack)) for stack in STACKS}
+# A configured province takes ~6 min warm; a cold apt cache can double it.
+UP_TIMEOUT_S = 1800
+
+
+@dataclass
+class Region:
+    stack: str
+    plan: RegionPlan
+    inventory: InventoryFiles
+
+
+@dataclass
+class Deployment:
+    project: PulumiProject
+    state_root: Path
+    regions: dict[str, Region] = field(default_factory=dict)
+
+    def region_of(self, address: str) -> Region:
+        return next(
+            r for r in self.regions.values() if any(h.address == address for h in r.plan.hosts)
+        )
+
+    def ssh(
+        self, address: str, command: str, timeout: float = 30, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `command` on a host as the admin user, the way an operator would."""
+        inventory = self.region_of(address).inventory
+        return subprocess.run(
+            [
+                "ssh",
+                "-i",
+                str(inventory.private_key),
+                "-o",
+                f"UserKnownHostsFile={inventory.known_hosts}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=5",
+                f"rsadmin@{address}",
+                command,
+            ],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def write_inventories(self) -> None:
+        """Each region's inventory where `regionstack` looks for it in the sandbox (the
+        Playbook resource wrote the same there on a configured deployment)."""
+        state = Path(self.project.env["REGIONSTACK_STATE_DIR"])
+        for stack in STACKS:
+            files = write_inventory(stack, self.project.outputs(stack), state / "inventory" / stack)
+            self.regions[stack] = Region(stack, PLANS[stack], files)
+
+
+def all_hosts() -> list[tuple[str, str]]:
+    return [(stack, h.address) for stack, plan in PLANS.items() for h in plan.hosts]
+
+
+def up(project: PulumiProject, stack: str, *extra: str) -> str:
+    """`pulumi up` of one stack; its output, or the test fails with it."""
+    result = subprocess.run(
+        ["pulumi", "--non-interactive", "up", "--stack", stack, "--yes", *extra],
+        cwd=project.workdir,
+        env=project.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=UP_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"pulumi up {stack} {' '.join(extra)} failed:\n{result.stdout[-20000:]}")
+    return result.stdout
+
+
+def leftovers(state_root: Path) -> list[str]:
+    """Everything of the deployment still on the controller: processes, mounts, cgroups,
+    bridges, nftables tables, state files."""
+    found = []
+    ps = subprocess.run(
+        ["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True
+    ).stdout
+    found += [f"process: {line}" for line in ps.splitlines() if str(state_root) in line]
+    mounts = Path("/proc/self/mountinfo").read_text()
+    found += [f"mount: {line}" for line in mounts.splitlines() if str(state_root) in line]
+    found += [f"cgroup: {path}" for path in cgroups.existing_groups()]
+    links = json.loads(
+        subprocess.run(["ip", "-j", "link"], capture_output=True, text=True, check=True).stdout
+    )
+    bridges = {p.bridge for p in PLANS.values()}
+    found += [f"bridge: {link['ifname']}" for link in links if link["ifname"] in bridges]
+    tables = subprocess.run(
+        ["nft", "list", "tables"], capture_output=True, text=True, check=True
+    ).stdout
+    found += [f"nft: {line}" for line in tables.splitlines() if "regionstack_" in line]
+    found += [f"state: {path}" for path in state_root.rglob("*")] if state_root.exists() else []
+    return found
+
+
+def destroy(project: PulumiProject, *, check: bool) -> None:
+    for stack in reversed(STACKS):
+        project.run("destroy", "--stack", stack, "--yes", check=check)
+
+
+@contextlib.contextmanager
+def deployed_hierarchy(
+    tmp_path_factory: pytest.TempPathFactory, *, configure: bool
+) -> Iterator[Deployment]:
+    """The three regions up (configured by the roles or not), destroyed afterwards."""
+    # Not under pytest's 0700 tmp dirs: the gateway daemons drop privileges and must
+    # traverse the state root.
+    state_root = Path("/var/lib/regionstack-test") / uuid.uuid4().hex[:8]
+    state_root.mkdir(parents=True)
+    project = make_project(
+        tmp_path_factory.mktemp("local"), REGIONSTACK_LOCAL_STATE=str(state_root)
+    )
+    for stack in STACKS:
+        project.init(stack)
+        if not configure:
+            project.run("config", "set", "--stack", stack, "regionstack:configure", "false")
+    deployment = Deployment(project, state_root)
+    try:
+        for stack in STACKS:
+            up(project, stack, "--skip-preview")
+        deployment.write_inventories()
+        yield deployment
+    finally:
+        destroy(project, check=False)
+        with contextlib.suppress(OSError):  # left in place, for diagnosis, if not empty
+            state_root.rmdir()

@@ -1,0 +1,190 @@
+"""Evaluate the aws program of one region under Pulumi mocks and keep what it registered.
+
+Each region is evaluated once per test session (conftest.py caches it); the tests then
+read the recorded resources, warnings and outputs. The mocks answer like the provider
+would where the program reads an output back: ids, ARNs in the region's partition, the
+bucket's name, the launch template's version, the availability zones and the account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from infra.aws.program import AwsInputs, deploy_aws
+from infra.config.effective import digest, effective_config
+from infra.config.loader import Fleet
+from infra.config.stack import StackSelection
+from modules.region import Region, RegionArgs
+
+ACCOUNT = "123456789012"
+ZONES = {
+    "cn-north-1": ["cn-north-1a", "cn-north-1b", "cn-north-1d"],
+    "cn-northwest-1": ["cn-northwest-1a", "cn-northwest-1b", "cn-northwest-1c"],
+}
+REAL_STACKS = Path(__file__).resolve().parents[3] / "stacks"
+ARN = re.compile(r"arn:([a-z0-9-]+):")
+
+
+def zones_of(region: str) -> list[str]:
+    return ZONES.get(region, [f"{region}{letter}" for letter in "abc"])
+
+
+def inputs_for(partition: str, region: str) -> AwsInputs:
+    return AwsInputs(
+        certificate_arn=f"arn:{partition}:acm:{region}:{ACCOUNT}:certificate/0a1b2c3d-portal",
+        ami_id="ami-0123456789abcdef0",
+    )
+
+
+@dataclass
+class Recorded:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    urn: str
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.inputs.get("tags") or {})
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, partition: str, region: str) -> None:
+        self.partition, self.region = partition, region
+        self.resources: list[Recorded] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        service = args.typ.split(":")[1].split("/")[0]
+        outputs = dict(args.inputs)
+        outputs.setdefault(
+            "arn", f"arn:{self.partition}:{service}:{self.region}:{ACCOUNT}:{args.name}"
+        )
+        outputs.setdefault("name", args.name)
+        defaults: dict[str, dict[str, Any]] = {
+            "aws:s3/bucket:Bucket": {"bucket": f"{args.name}-0123abc"},
+            "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+            "aws:kms/key:Key": {"keyId": f"{args.name}-key-id"},
+            "aws:lb/loadBalancer:LoadBalancer": {"dnsName": f"{args.name}.elb.example"},
+        }
+        for key, value in defaults.get(args.typ, {}).items():
+            outputs.setdefault(key, value)
+        resource_id = f"{args.name}-id"
+        urn = f"urn:pulumi:test::regionstack::{args.typ}::{args.name}"
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, urn))
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = zones_of(self.region)
+            return {"names": names, "zoneIds": [f"z{i}" for i in range(len(names))]}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:{self.partition}:iam::{ACCOUNT}:user/ci"}
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class WarningLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@dataclass
+class Evaluation:
+    stack: str
+    partition: str
+    region: str
+    tier: str
+    resources: list[Recorded]
+    warnings: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str) -> Recorded:
+        found = self.of_type(typ)
+        assert len(found) == 1, f"{self.stack}: {len(found)} {typ}: {[r.urn for r in found]}"
+        return found[0]
+
+    def by_id(self, resource_id: str) -> Recorded:
+        return next(r for r in self.resources if f"{r.name}-id" == resource_id)
+
+    def counts(self) -> Counter[str]:
+        return Counter(r.typ for r in self.resources)
+
+
+def selection_of(fleet: Fleet, stack: str) -> StackSelection:
+    region = fleet.region(stack)
+    config = effective_config(fleet, region)
+    return StackSelection(fleet, region, config, digest(config))
+
+
+def evaluate(fleet: Fleet, stack: str, inputs: AwsInputs | None = None) -> Evaluation:
+    selection = selection_of(fleet, stack)
+    assert selection.region.aws is not None
+    partition, aws_region = selection.region.aws.partition, selection.region.aws.region
+    mocks = RecordingMocks(partition, aws_region)
+    log = logging.getLogger(f"regionstack.tests.aws.{stack}")
+    log.propagate = False
+    handler = WarningLog()
+    log.handlers = [handler]
+    pulumi.runtime.set_mocks(mocks, project="regionstack", stack=stack, preview=False, logger=log)
+    config = selection.config
+    outputs: dict[str, Any] = {}
+
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]
+    def run() -> Any:
+        region = Region(
+            stack,
+            RegionArgs(
+                code=selection.region.code,
+                name=selection.region.name,
+                tier=config["region"]["tier"],
+                target="aws",
+                effective_config=config,
+                config_digest=selection.digest,
+            ),
+        )
+        deployment = deploy_aws(selection, region, inputs or inputs_for(partition, aws_region))
+        return pulumi.Output.all(**deployment.outputs).apply(outputs.update)
+
+    run()
+    return Evaluation(
+        stack,
+        partition,
+        aws_region,
+        config["region"]["tier"],
+        mocks.resources,
+        handler.messages,
+        outputs,
+    )
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string inside a value, JSON documents (policies) opened up."""
+    found: list[str] = []
+    if isinstance(value, str):
+        found.append(value)
+        if value.startswith("{"):
+            with contextlib.suppress(json.JSONDecodeError):
+                found += strings_in(json.loads(value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found += strings_in(key) + strings_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found += strings_in(item)
+    return found

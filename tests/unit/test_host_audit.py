@@ -1,0 +1,211 @@
+"""`regionstack verify --audit`: parsing of real Lynis and OpenSCAP output, and the errors.
+
+The fixtures are trimmed captures from hangzhou-hotline-1 (Lynis 3.0.8, OpenSCAP 1.3.7
+with ssg-debian 0.1.65's standard profile).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.host_audit import (
+    AuditError,
+    HostAudit,
+    LynisResult,
+    Remote,
+    Runner,
+    audit_json,
+    audit_region,
+    by_role,
+    format_audit,
+    parse_lynis_report,
+    parse_oscap_results,
+    shortfalls,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "host_audit"
+LYNIS_REPORT = (FIXTURES / "lynis-report.dat").read_text(encoding="utf-8")
+OSCAP_RESULTS = (FIXTURES / "oscap-results-standard.xml").read_text(encoding="utf-8")
+
+
+def _inventory(directory: Path, hosts: dict[str, dict[str, str]], **extra: object) -> Path:
+    """A region inventory as `regionstack inventory` writes it: groups per component."""
+    children: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+    for host, values in hosts.items():
+        role = host.split("-", 1)[1].rsplit("-", 1)[0].replace("-", "_")
+        children.setdefault(role, {"hosts": {}})["hosts"][host] = values
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_user": "rsadmin",
+                "ansible_ssh_private_key_file": str(directory / "admin_ed25519"),
+                "ansible_ssh_common_args": f"-o UserKnownHostsFile={directory / 'known_hosts'}"
+                " -o StrictHostKeyChecking=yes",
+                **extra,
+            },
+            "children": children,
+        }
+    }
+    (directory / "inventory.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    return directory
+
+
+REGION = {
+    "hangzhou-hotline-1": {"ansible_host": "10.203.1.8"},
+    "hangzhou-portal-1": {"ansible_host": "10.203.1.2"},
+}
+
+
+def _fake(lynis: Remote, oscap: Remote) -> tuple[list[Sequence[str]], Runner]:
+    calls: list[Sequence[str]] = []
+
+    def run(arguments: Sequence[str], script: str) -> Remote:
+        calls.append(arguments)
+        return lynis if "lynis audit system" in script else oscap
+
+    return calls, run
+
+
+def test_lynis_report_gives_index_tests_warnings_and_suggestions() -> None:
+    result = parse_lynis_report(LYNIS_REPORT)
+    assert result.hardening_index == 83
+    assert result.tests_done == 256
+    assert [w.id for w in result.warnings] == ["PKGS-7392"]
+    assert result.warnings[0].text == "Found one or more vulnerable packages."
+    ssh = [s for s in result.suggestions if s.id == "SSH-7408"]
+    assert [s.detail for s in ssh] == ["MaxSessions (set 10 to 2)", "Port (set 22 to )"]
+    assert len(result.suggestions) == 9
+
+
+def test_lynis_report_without_index_is_an_unfinished_audit() -> None:
+    text = "\n".join(line for line in LYNIS_REPORT.splitlines() if "hardening_index" not in line)
+    with pytest.raises(ValueError, match="no hardening_index"):
+        parse_lynis_report(text)
+
+
+def test_oscap_results_count_rule_results_and_pass_rate() -> None:
+    result = parse_oscap_results(OSCAP_RESULTS)
+    assert result.profile == "standard"
+    assert result.counts == {"notselected": 2, "fail": 3, "pass": 3}
+    assert result.failed == ["partition_for_home", "partition_for_var", "partition_for_var_log"]
+    assert result.pass_rate == 0.5
+
+
+def test_oscap_results_without_decided_rules_have_no_pass_rate() -> None:
+    text = OSCAP_RESULTS.replace("<result>pass</result>", "<result>notapplicable</result>")
+    text = text.replace("<result>fail</result>", "<result>notapplicable</result>")
+    assert parse_oscap_results(text).pass_rate is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("oscap: command not found", "not XML"),
+        ('<Benchmark xmlns="http://checklists.nist.gov/xccdf/1.2"/>', "no TestResult"),
+    ],
+)
+def test_oscap_results_that_are_not_results_say_so(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_oscap_results(text)
+
+
+def test_audit_region_reports_every_host_grouped_by_role(tmp_path: Path) -> None:
+    calls, run = _fake(Remote(0, LYNIS_REPORT, ""), Remote(0, OSCAP_RESULTS, ""))
+    results = audit_region("hangzhou", _inventory(tmp_path, REGION), runner=run)
+    assert [(r.role, r.host) for r in results] == [
+        ("hotline", "hangzhou-hotline-1"),
+        ("portal", "hangzhou-portal-1"),
+    ]
+    assert all(r.hardening_index == 83 and r.pass_rate == 0.5 and not r.errors for r in results)
+    assert len(calls) == 4
+    ssh = next(c for c in calls if "10.203.1.8" in c)
+    assert ssh[-1] == "sudo -n sh -s"
+    assert list(ssh[ssh.index("-l") : ssh.index("-l") + 2]) == ["-l", "rsadmin"]
+    assert "BatchMode=yes" in ssh
+    table = format_audit(results)
+    assert "hangzhou-hotline-1" in table
+    assert "PKGS-7392" in table
+    assert "partition_for_home" in table
+    assert "hotline              hardening index 83, OpenSCAP pass rate 50%" in table
+    payload = json.loads(audit_json(results))
+    assert payload["portal"][0]["hardening_index"] == 83
+    assert payload["portal"][0]["oscap"]["counts"]["fail"] == 3
+    assert list(by_role(results)) == ["hotline", "portal"]
+
+
+def test_unreachable_host_is_named_once_with_what_to_check(tmp_path: Path) -> None:
+    # A real ssh client against a closed loopback port: refused, exit 255.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    directory = _inventory(
+        tmp_path, {"hangzhou-portal-1": {"ansible_host": "127.0.0.1"}}, ansible_port=port
+    )
+    [result] = audit_region("hangzhou", directory)
+    assert result.lynis is None and result.oscap is None
+    [error] = result.errors
+    assert "cannot reach hangzhou-portal-1 (127.0.0.1) over SSH" in error
+    assert "regionstack local status" in error
+    assert "ERROR lynis: cannot reach" in format_audit([result])
+
+
+@pytest.mark.parametrize(
+    ("lynis", "oscap", "expected"),
+    [
+        (
+            Remote(3, "", ""),
+            Remote(0, OSCAP_RESULTS, ""),
+            "lynis: lynis is not installed on hangzhou-portal-1; install it with "
+            "`ansible-playbook -i {inventory} playbooks/site.yml --tags audit_tools`",
+        ),
+        (
+            Remote(0, LYNIS_REPORT, ""),
+            Remote(3, "", ""),
+            "openscap: openscap-scanner is not installed on hangzhou-portal-1; install it with "
+            "`ansible-playbook -i {inventory} playbooks/site.yml --tags audit_tools`",
+        ),
+        (
+            Remote(0, LYNIS_REPORT, ""),
+            Remote(4, "", ""),
+            "openscap: /usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml is missing on "
+            "hangzhou-portal-1 (package ssg-debian); install it with "
+            "`ansible-playbook -i {inventory} playbooks/site.yml --tags audit_tools`",
+        ),
+        (
+            Remote(0, LYNIS_REPORT, ""),
+            Remote(5, "", "OpenSCAP Error: Unable to open file\n"),
+            "openscap: failed on hangzhou-portal-1 (exit 5): OpenSCAP Error: Unable to open file",
+        ),
+    ],
+)
+def test_missing_tool_names_the_fix(
+    tmp_path: Path, lynis: Remote, oscap: Remote, expected: str
+) -> None:
+    directory = _inventory(tmp_path, {"hangzhou-portal-1": {"ansible_host": "10.203.1.2"}})
+    _, run = _fake(lynis, oscap)
+    [result] = audit_region("hangzhou", directory, runner=run)
+    assert result.errors == [expected.format(inventory=directory / "inventory.yml")]
+    # The other tool's figure is still reported.
+    assert (result.hardening_index, result.pass_rate) != (None, None)
+
+
+def test_missing_inventory_says_how_to_write_it(tmp_path: Path) -> None:
+    with pytest.raises(AuditError, match="run `regionstack inventory chunan`"):
+        audit_region("chunan", tmp_path / "chunan")
+
+
+@pytest.mark.parametrize(("index", "short"), [(79, True), (80, False), (91, False)])
+def test_shortfalls_hold_every_host_to_the_hardening_target(index: int, short: bool) -> None:
+    result = HostAudit("chunan-portal-1", "portal", "10.203.2.2", LynisResult(index, 250, [], []))
+    assert bool(shortfalls([result])) is short
+
+
+def test_shortfalls_name_a_host_that_could_not_be_audited() -> None:
+    result = HostAudit("chunan-portal-1", "portal", "10.203.2.2", errors=["lynis missing"])
+    assert shortfalls([result]) == ["chunan-portal-1: lynis missing"]
