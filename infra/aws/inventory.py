@@ -66,6 +66,7 @@ from infra.inventory import (
     build_host_vars,
     integral_numbers,
 )
+from infra.local.image import DEFAULT_RECIPE
 
 # The plugin reads only files named `*aws_ec2.yml` or `*aws_ec2.yaml`.
 PLUGIN_FILE = "aws_ec2.yml"
@@ -75,7 +76,8 @@ SSM_CONNECTION = "amazon.aws.aws_ssm"
 # Amazon Time Sync Service: link-local, in every region of both partitions.
 AMAZON_TIME_SYNC = "169.254.169.123"
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org"
-DEBIAN_SUITE = "bookworm"
+# The release of the hosts' image, the same on both targets.
+DEBIAN_SUITE = DEFAULT_RECIPE.suite
 PYTHON = "/usr/bin/python3"
 
 ConnectionKind = Literal["ssm", "bastion"]
@@ -101,7 +103,7 @@ class AwsInventoryFiles:
     inventory: Path  # the plugin configuration, what `ansible-inventory -i` takes
     group_vars: Path
     host_vars_dir: Path
-    missing: tuple[str, ...]  # contract variables the stack's outputs did not provide
+    missing: tuple[str, ...]  # what the inventory lacks and what that stops, one sentence each
 
 
 def _tag(key: str) -> str:
@@ -219,7 +221,10 @@ def build_aws_group_vars(
     base = {**connection_vars(config, connection), **identity_vars(config)}
     missing = []
     if connection.kind == "ssm" and not connection.ssm_bucket:
-        missing.append("ansible_aws_ssm_bucket_name (--ssm-bucket)")
+        missing.append(
+            "no ansible_aws_ssm_bucket_name: the SSM connection cannot move files to the "
+            "hosts without it (--ssm-bucket)"
+        )
     if all(key in known for key in (*ROLE_OUTPUTS, "hosts")):
         return {**base, **build_group_vars(known)}, build_host_vars(known), tuple(missing)
     deployed = known.get("effective_config_json")
@@ -235,9 +240,13 @@ def build_aws_group_vars(
     if "service_secrets" in known:
         group_vars["regionstack_secrets"] = known["service_secrets"]
     else:
-        missing.append("regionstack_secrets (the stack's service_secrets output)")
+        missing.append(
+            "no regionstack_secrets (the stack exports no service_secrets): the roles that "
+            "need them stop in their preflight"
+        )
     missing.append(
-        "host_vars regionstack_tls_* and regionstack_inbound (the stack's tls and inbound outputs)"
+        "no host_vars with regionstack_tls_* and regionstack_inbound (the stack exports no "
+        "tls and inbound): the roles that need them stop in their preflight"
     )
     return group_vars, {}, tuple(missing)
 
