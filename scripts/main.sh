@@ -4,7 +4,8 @@
 # down, since each region's CA and federation parent come from the stack above it. Each
 # `pulumi up` boots the region's hosts as systemd-nspawn machines and configures them with
 # the site playbook. Then verify: a second `pulumi up` of every region changes nothing, and
-# every region's portal answers over HTTPS with the standard's sections.
+# every region's portal answers over HTTPS with the standard's sections, and every
+# region passes `regionstack verify` (the testinfra suites of tests/hosts).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -27,6 +28,11 @@ done
 for stack in "${stacks[@]}"; do
   regionstack inventory "$stack" >/dev/null
   regionstack probe "$stack"
+done
+# The auditors' evidence: the testinfra suites of every role and the flows, per region
+# (a child region also across its link to the parent).
+for stack in "${stacks[@]}"; do
+  regionstack verify "$stack"
 done
 regionstack local status
 echo "regions ${stacks[*]} are up and configured; tear down (bottom up) with:"
