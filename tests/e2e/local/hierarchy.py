@@ -136,6 +136,12 @@ def destroy(project: PulumiProject, *, check: bool) -> None:
         project.run("destroy", "--stack", stack, "--yes", check=check)
 
 
+def cancel_updates(project: PulumiProject) -> None:
+    """Release the lock an interrupted `pulumi up` left, so destroy can run."""
+    for stack in STACKS:
+        project.run("cancel", "--stack", stack, "--yes", check=False)
+
+
 @contextlib.contextmanager
 def deployed_hierarchy(
     tmp_path_factory: pytest.TempPathFactory, *, configure: bool
@@ -159,6 +165,7 @@ def deployed_hierarchy(
         deployment.write_inventories()
         yield deployment
     finally:
+        cancel_updates(project)
         destroy(project, check=False)
         with contextlib.suppress(OSError):  # left in place, for diagnosis, if not empty
             state_root.rmdir()
