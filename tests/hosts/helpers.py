@@ -222,6 +222,22 @@ def assert_tls_version_policy(result: dict[str, Any], version: str, minimum: str
         )
 
 
+def assert_tls12_cipher_of_the_standard(
+    host: Any, inventory: dict[str, Any], standard: dict[str, Any], port: int
+) -> None:
+    """A TLS 1.2 handshake with the host's endpoint settles on one of the standard's
+    ciphers (TLS 1.3 suites are fixed by OpenSSL; 1.2 is where a server picks badly)."""
+    result = tls_handshake(
+        host,
+        inventory["ansible_host"],
+        port,
+        host.backend.hostname,
+        inventory["regionstack_tls_ca_pem"],
+        version="TLSv1_2",
+    )
+    assert result.get("cipher") in standard["tls"]["ciphers"], result
+
+
 def region_ca_name(ca_pem: str) -> str:
     """The common name of the region's own CA (the first of the inventory's chain)."""
     certificate = x509.load_pem_x509_certificates(ca_pem.encode())[0]

@@ -18,6 +18,7 @@ from tests.hosts.helpers import (
     TLS_VERSIONS,
     assert_chains_to_region_ca,
     assert_running_and_enabled,
+    assert_tls12_cipher_of_the_standard,
     assert_tls_version_policy,
     https,
     public_ports,
@@ -276,15 +277,7 @@ def test_certificate_chains_to_the_region_ca(host, inventory):
 
 
 def test_tls12_uses_a_cipher_of_the_standard(host, inventory, standard):
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        HTTPS_PORT,
-        host.backend.hostname,
-        inventory["regionstack_tls_ca_pem"],
-        version="TLSv1_2",
-    )
-    assert result.get("cipher") in standard["tls"]["ciphers"], result
+    assert_tls12_cipher_of_the_standard(host, inventory, standard, HTTPS_PORT)
 
 
 def test_default_site_is_gone(host):
