@@ -20,7 +20,6 @@ by `regionstack render`) must match it.
 """
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import pulumi
 from infra.config.environment import apt_cache_root, local_state_root, passphrase
 from infra.config.problems import ConfigInvalid
 from infra.config.stack import StackMismatch, StackSelection, check_secrets_provider, select_region
+from infra.credentials import deploy_pki, deploy_secrets
 from infra.local.firewall_rules import inbound_by_host, render_ruleset
 from infra.local.gateway_services import APT_SECURITY_PATH, apt_source_uri
 from infra.local.image import (
@@ -45,8 +45,7 @@ from infra.playbook import content_hash
 from modules.local.region import LocalRegion, LocalRegionArgs
 from modules.playbook import Playbook, PlaybookInputs
 from modules.region import Region, RegionArgs
-from modules.region_pki import PkiHost, RegionPki, RegionPkiArgs
-from modules.secrets import SERVICE_SECRET_NAMES, ServiceSecrets, ServiceSecretsInputs
+from modules.region_pki import PkiHost
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_DIR = PROJECT_DIR / "stacks"
@@ -62,64 +61,6 @@ def select() -> StackSelection:
     except (StackMismatch, ConfigInvalid) as err:
         raise pulumi.RunError(str(err)) from None
     return selection
-
-
-def issued_ca(selection: StackSelection) -> pulumi.Output[dict[str, str]] | None:
-    """The CA the parent region's stack issued for this region, or None for a root."""
-    parent = selection.config["region"]["parent"]
-    if parent is None:
-        return None
-    code = selection.region.code
-    reference = pulumi.StackReference(
-        f"{pulumi.get_organization()}/{pulumi.get_project()}/{parent['stack']}"
-    )
-
-    def require(value: dict[str, str] | None) -> dict[str, str]:
-        if not value:
-            raise pulumi.RunError(
-                f"the parent stack {parent['stack']!r} has no child_ca_{code} output: "
-                f"deploy the parent first (`pulumi up --stack {parent['stack']}`), with "
-                f"{selection.region.stack!r} in the configuration"
-            )
-        return value
-
-    return reference.get_output(f"child_ca_{code}").apply(require)
-
-
-def deploy_pki(selection: StackSelection, region: Region, hosts: list[PkiHost]) -> RegionPki:
-    config = selection.config
-    pki = RegionPki(
-        f"{selection.region.stack}-pki",
-        RegionPkiArgs(
-            code=selection.region.code,
-            name=selection.region.name,
-            stack=selection.region.stack,
-            hosts=hosts,
-            children={
-                code: selection.fleet.region(code).name for code in config["region"]["children"]
-            },
-            issued_ca=issued_ca(selection),
-        ),
-        pulumi.ResourceOptions(parent=region),
-    )
-    pulumi.export("tls", pki.tls)
-    for code in config["region"]["children"]:
-        pulumi.export(f"child_ca_{code}", pki.children.apply(partial(_entry, code)))
-    return pki
-
-
-def _entry(key: str, mapping: dict[str, Any]) -> Any:
-    return mapping[key]
-
-
-def deploy_secrets(selection: StackSelection, region: Region) -> ServiceSecrets:
-    secrets = ServiceSecrets(
-        f"{selection.region.stack}-service-secrets",
-        ServiceSecretsInputs(stack=selection.region.stack, names=list(SERVICE_SECRET_NAMES)),
-        pulumi.ResourceOptions(parent=region),
-    )
-    pulumi.export("service_secrets", secrets.values)
-    return secrets
 
 
 def local_apt_sources(gateway: str, security_upstream: str | None) -> list[dict[str, object]]:

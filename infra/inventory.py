@@ -143,8 +143,18 @@ def build_group_vars(outputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def peer_address(host: dict[str, Any], outputs: dict[str, Any]) -> str:
+    """How the other hosts reach `host`, a name its server certificate carries: its address
+    where the stack fixed it (local), else its region-internal DNS name (aws, whose auto
+    scaling hosts are certified before they have an address)."""
+    if host.get("address"):
+        return str(host["address"])
+    return f"{host['name']}.{outputs['effective_config']['region']['stack']}.internal"
+
+
 def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per host: its TLS material and its inbound allow list from the flow matrix."""
+    """Per host: its TLS material, its inbound allow list from the flow matrix, and the
+    address its peers reach it by."""
     _require_role_outputs(outputs)
     host_vars: dict[str, dict[str, Any]] = {}
     for hosts in outputs["hosts"].values():
@@ -156,6 +166,7 @@ def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
             host_vars[name] = {
                 **{f"regionstack_tls_{key}": value for key, value in sorted(tls.items())},
                 "regionstack_inbound": outputs["inbound"][name],
+                "regionstack_address": peer_address(host, outputs),
             }
     return host_vars
 

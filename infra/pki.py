@@ -238,7 +238,7 @@ def issue_host_certificate(
     ca_key_pem: str,
     *,
     host: str,
-    address: str,
+    address: str | None,
     stack: str,
     kind: CertificateKind,
     organization: str | None = None,
@@ -251,7 +251,9 @@ def issue_host_certificate(
     `server`: EKU serverAuth, for the TLS endpoints a host serves. `client`: EKU clientAuth,
     for the mutual-TLS client side of a service, e.g. a child exchange federating to its
     parent. Both carry the host's names (`<host>`, `<host>.<stack>.internal`) and address
-    as SANs, so a peer can also check which host a client certificate belongs to.
+    as SANs, so a peer can also check which host a client certificate belongs to. A host
+    whose address is not known when it is certified (`address` None: the aws target's
+    auto scaling hosts) is named by DNS only; its peers reach it by name.
     `organization` (O) names the agency or region; it defaults to the CA's.
     """
     if kind not in ("server", "client"):
@@ -262,10 +264,12 @@ def issue_host_certificate(
         raise PkiError("the CA key does not belong to the CA certificate")
     if not _basic_constraints(ca_cert).ca:
         raise PkiError(f"{ca_cert.subject.rfc4514_string()} is not a CA")
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError as exc:
-        raise PkiError(f"address {address!r} of host {host} is not an IP address") from exc
+    names: list[x509.GeneralName] = [x509.DNSName(host), x509.DNSName(f"{host}.{stack}.internal")]
+    if address is not None:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(address)))
+        except ValueError as exc:
+            raise PkiError(f"address {address!r} of host {host} is not an IP address") from exc
     if organization is None:
         orgs = ca_cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
         organization = str(orgs[0].value) if orgs else stack
@@ -304,13 +308,7 @@ def issue_host_certificate(
         )
         .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName(host),
-                    x509.DNSName(f"{host}.{stack}.internal"),
-                    x509.IPAddress(ip),
-                ]
-            ),
+            x509.SubjectAlternativeName(names),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)

@@ -162,6 +162,7 @@ class HostCertificateInputs:
     ca_cert_pem: pulumi.Input[str]
     ca_key_pem: pulumi.Input[str]
     host: pulumi.Input[str]
+    # Its IP address, a SAN besides its names; "" where it is not known in advance (aws).
     address: pulumi.Input[str]
     stack: pulumi.Input[str]
     kind: pulumi.Input[str] = "server"  # server | client
@@ -177,7 +178,7 @@ def _issue_host(props: dict[str, Any], key_pem: str | None = None) -> dict[str, 
         props["ca_cert_pem"],
         props["ca_key_pem"],
         host=props["host"],
-        address=props["address"],
+        address=props.get("address") or None,
         stack=props["stack"],
         kind=props.get("kind") or "server",
         organization=props.get("organization") or None,

@@ -21,7 +21,8 @@ from modules.pki import HostCertificate, HostCertificateInputs, RegionCa, Region
 @dataclass(frozen=True)
 class PkiHost:
     name: str
-    address: str
+    # "" where the address is not known when certificates are issued (aws): DNS SANs only.
+    address: str = ""
 
 
 @dataclass

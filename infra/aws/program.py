@@ -1,9 +1,12 @@
 """The `aws` target of the program: one region's standard design on AWS.
 
 `deploy_aws(selection, region)` plans the region (infra/aws/plan.py), resolves the flow
-matrix into security group rules (infra/aws/flows.py), decides which services its
-partition offers (infra/aws/partition.py), and builds the AwsRegion component under an
-explicit provider pinned to the region's AWS region. Two inputs come from the stack's
+matrix into security group rules (infra/aws/flows.py) and each host's own inbound list
+(infra/aws/inbound.py), decides which services its partition offers
+(infra/aws/partition.py), builds the AwsRegion component under an explicit provider
+pinned to the region's AWS region, and issues the same PKI and service credentials as
+the local target (infra/credentials.py; certificates by host name only, as the hosts'
+addresses are the auto scaling groups' to choose). Two inputs come from the stack's
 configuration, because no file in this repository can know them:
 
 * `regionstack:alb_certificate_arn` - the portal's public certificate in ACM of the
@@ -25,11 +28,14 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.aws.flows import security_group_rules
+from infra.aws.inbound import inbound_by_host
 from infra.aws.partition import check_certificate_arn, missing_services
 from infra.aws.plan import AwsRegionPlan, cloudwatch_retention, plan_aws_region
 from infra.config.stack import StackSelection
+from infra.credentials import deploy_pki, deploy_secrets
 from modules.aws.region import AwsRegion, AwsRegionArgs
 from modules.region import Region
+from modules.region_pki import PkiHost
 
 # The default user of the Debian cloud images; Ansible reaches hosts as this user through
 # SSM or a bastion.
@@ -107,11 +113,12 @@ def deploy_aws(
     provider = aws.Provider(
         f"{plan.stack}-aws", region=plan.region, opts=pulumi.ResourceOptions(parent=region)
     )
+    rules = security_group_rules(plan, standard)
     component = AwsRegion(
         f"{plan.stack}-aws-region",
         AwsRegionArgs(
             plan=plan,
-            rules=security_group_rules(plan, standard),
+            rules=rules,
             ami_id=inputs.ami_id,
             certificate_arn=inputs.certificate_arn,
             tls_min_version=standard.tls.min_version,
@@ -123,6 +130,11 @@ def deploy_aws(
         ),
         pulumi.ResourceOptions(parent=region, providers=[provider]),
     )
+    # The same PKI and credentials as on the local target; the hosts' addresses are the
+    # auto scaling groups' to choose, so their certificates name them by DNS only and the
+    # roles reach peers by name (`regionstack_address`, roles/README.md).
+    pki = deploy_pki(selection, region, [PkiHost(host.name) for host in plan.hosts])
+    secrets = deploy_secrets(selection, region)
     outputs: dict[str, Any] = {
         "effective_config_json": json.dumps(selection.config, sort_keys=True, ensure_ascii=False),
         "admin_user": ADMIN_USER,
@@ -135,7 +147,11 @@ def deploy_aws(
         "portal_endpoint": component.portal_endpoint,
         "security_groups": component.security_group_ids,
         "log_archive_bucket": component.log_archive_bucket,
+        "inbound": inbound_by_host(plan, rules),
     }
     for key, value in outputs.items():
         pulumi.export(key, value)
+    # Exported by deploy_pki and deploy_secrets; listed so callers see every output.
+    outputs["tls"] = pki.tls
+    outputs["service_secrets"] = secrets.values
     return AwsDeployment(component, outputs)

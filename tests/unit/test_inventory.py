@@ -122,6 +122,16 @@ def test_host_vars_carry_each_hosts_tls_material_and_inbound_list(tmp_path: Path
     assert group_vars["regionstack_apt_sources"] == OUTPUTS["apt_sources"]
 
 
+def test_peers_reach_each_local_host_at_its_address(tmp_path: Path) -> None:
+    """regionstack_address, which the roles connect to, is the address the host's
+    certificate carries: on the local target exactly its ansible_host."""
+    files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    for hosts in OUTPUTS["hosts"].values():
+        for host in hosts:
+            values = yaml.safe_load((files.host_vars_dir / f"{host['name']}.yml").read_text())
+            assert values["regionstack_address"] == host["address"], host["name"]
+
+
 def test_host_vars_of_removed_hosts_are_deleted(tmp_path: Path) -> None:
     files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
     stale = files.host_vars_dir / "chunan-portal-2.yml"

@@ -217,6 +217,28 @@ def test_organization_defaults_to_the_region(county_server: pki.IssuedCertificat
     assert subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "淳安县"
 
 
+def test_a_host_without_a_known_address_is_certified_by_its_names_only(
+    province: pki.IssuedCertificate, county: pki.IssuedCertificate, county_chain: str
+) -> None:
+    """The aws target's auto scaling hosts: DNS SANs only, verified by name, not by IP."""
+    issued = pki.issue_host_certificate(
+        county.cert_pem,
+        county.key_pem,
+        host="portal-1",
+        address=None,
+        stack="xingqing",
+        kind="server",
+    )
+    san = _ext(issued.cert_pem, x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["portal-1", "portal-1.xingqing.internal"]
+    assert san.get_values_for_type(x509.IPAddress) == []
+    pki.verify_chain(
+        issued.cert_pem, county_chain, province.cert_pem, name="portal-1.xingqing.internal"
+    )
+    with pytest.raises(pki.PkiError, match="does not verify"):
+        pki.verify_chain(issued.cert_pem, county_chain, province.cert_pem, name="10.0.0.5")
+
+
 def test_host_address_must_be_an_ip(county: pki.IssuedCertificate) -> None:
     with pytest.raises(pki.PkiError, match="not an IP"):
         pki.issue_server_certificate(

@@ -23,7 +23,9 @@ from infra.aws.program import AwsInputs, deploy_aws
 from infra.config.effective import digest, effective_config
 from infra.config.loader import Fleet
 from infra.config.stack import StackSelection
+from modules.pki import HostCertificateProvider, RegionCaProvider
 from modules.region import Region, RegionArgs
+from modules.secrets import ServiceSecretsProvider
 
 ACCOUNT = "123456789012"
 ZONES = {
@@ -58,12 +60,77 @@ class Recorded:
         return dict(self.inputs.get("tags") or {})
 
 
+DYNAMIC = "pulumi-python:dynamic:Resource"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d"  # Pulumi's wire marker of a secret
+
+
+def _revealed(value: Any) -> Any:
+    """The plain value of a property the engine would hand a provider (secrets opened)."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIGNATURE) and "value" in value:
+            return _revealed(value["value"])
+        return {key: _revealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_revealed(item) for item in value]
+    return value
+
+
+def _dynamic_outputs(inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Which of the repository's dynamic providers a resource uses, and what it answers -
+    by running it: the region's PKI and credentials are real under the mocks, so tests can
+    verify the certificates."""
+    props = {k: _revealed(v) for k, v in inputs.items() if not k.startswith("__")}
+    provider: Any
+    if "names" in props:
+        provider = ServiceSecretsProvider()
+    elif "kind" in props:
+        provider = HostCertificateProvider()
+    else:
+        provider = RegionCaProvider()
+    return type(provider).__name__, dict(provider.create(props).outs or {})
+
+
+def parent_issued_ca(code: str, parent_code: str) -> dict[str, str]:
+    """The `child_ca_<code>` a parent stack exports: a CA for `code` under a parent root."""
+    root = RegionCaProvider().create({"code": parent_code, "name": "parent"}).outs or {}
+    child = (
+        RegionCaProvider()
+        .create(
+            {
+                "code": code,
+                "name": "child",
+                "parent_ca_cert_pem": root["cert_pem"],
+                "parent_ca_key_pem": root["key_pem"],
+                "parent_chain_pem": root["chain_pem"],
+            }
+        )
+        .outs
+        or {}
+    )
+    return {key: str(child[key]) for key in ("cert_pem", "key_pem", "chain_pem")}
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, partition: str, region: str) -> None:
+    def __init__(
+        self, partition: str, region: str, issued_ca: dict[str, dict[str, str]] | None = None
+    ) -> None:
         self.partition, self.region = partition, region
+        # What the parent stack's reference holds (`child_ca_<code>`), for a city or county.
+        self.issued_ca = issued_ca or {}
         self.resources: list[Recorded] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        if args.typ == DYNAMIC:
+            provider, outputs = _dynamic_outputs(dict(args.inputs))
+            typ = f"{DYNAMIC} ({provider})"  # readable in the snapshot
+            urn = f"urn:pulumi:test::regionstack::{args.typ}::{args.name}"
+            self.resources.append(Recorded(typ, args.name, dict(args.inputs), outputs, urn))
+            return f"{args.name}-id", outputs
+        if args.typ == STACK_REFERENCE:
+            return args.name, {"name": args.name, "outputs": self.issued_ca}
         service = args.typ.split(":")[1].split("/")[0]
         outputs = dict(args.inputs)
         outputs.setdefault(
@@ -136,7 +203,10 @@ def evaluate(fleet: Fleet, stack: str, inputs: AwsInputs | None = None) -> Evalu
     selection = selection_of(fleet, stack)
     assert selection.region.aws is not None
     partition, aws_region = selection.region.aws.partition, selection.region.aws.region
-    mocks = RecordingMocks(partition, aws_region)
+    parent = selection.config["region"]["parent"]
+    code = selection.region.code
+    issued = {f"child_ca_{code}": parent_issued_ca(code, parent["code"])} if parent else {}
+    mocks = RecordingMocks(partition, aws_region, issued)
     log = logging.getLogger(f"regionstack.tests.aws.{stack}")
     log.propagate = False
     handler = WarningLog()

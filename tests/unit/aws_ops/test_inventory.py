@@ -255,6 +255,20 @@ def test_stack_outputs_complete_the_local_contract(ningxia_config: dict[str, Any
     assert host_vars["ningxia-portal-1"]["regionstack_inbound"][0]["ports"] == [22]
 
 
+def test_peers_reach_each_aws_host_by_its_region_internal_name(
+    ningxia_config: dict[str, Any],
+) -> None:
+    """No address is known when the certificates are issued: the roles connect by the name
+    the certificate carries, which the common role writes into /etc/hosts on aws."""
+    group_vars, host_vars, _ = build_aws_group_vars(
+        ningxia_config, Connection(ssm_bucket=SSM_BUCKET), _role_outputs(ningxia_config)
+    )
+    assert {name: values["regionstack_address"] for name, values in host_vars.items()} == {
+        name: f"{name}.ningxia.internal" for name in host_vars
+    }
+    assert group_vars["regionstack_target"] == "aws"  # turns common's hosts_file concern on
+
+
 def test_secrets_without_tls_material_leave_only_the_host_vars_missing(
     ningxia_config: dict[str, Any],
 ) -> None:
