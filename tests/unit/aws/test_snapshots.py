@@ -9,8 +9,6 @@ and commit them with the change.
 
 from __future__ import annotations
 
-import difflib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,9 +16,9 @@ import pytest
 
 from tests.unit.aws.conftest import STACKS
 from tests.unit.aws.harness import Evaluation
+from tests.unit.snapshots import snapshot_diff
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
-UPDATE = os.environ.get("REGIONSTACK_UPDATE_SNAPSHOTS") == "1"
 
 
 def render(evaluation: Evaluation) -> str:
@@ -46,17 +44,7 @@ def test_resource_counts_match_the_snapshot(
 ) -> None:
     path = SNAPSHOTS / f"{partition}-{tier}.txt"
     current = render(evaluated(stack))
-    if UPDATE:
-        path.write_text(current, encoding="utf-8")
-    recorded = path.read_text(encoding="utf-8") if path.exists() else ""
-    diff = "".join(
-        difflib.unified_diff(
-            recorded.splitlines(keepends=True),
-            current.splitlines(keepends=True),
-            f"{path.name} (recorded)",
-            f"{path.name} (now)",
-        )
-    )
+    diff = snapshot_diff(path, current)
     assert not diff, (
         f"resource counts changed; review, then REGIONSTACK_UPDATE_SNAPSHOTS=1:\n{diff}"
     )
