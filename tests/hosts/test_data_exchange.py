@@ -25,8 +25,8 @@ from tests.hosts.helpers import (
     assert_tls_version_policy,
     journal,
     listeners,
+    own_endpoint_handshake,
     run_probe,
-    tls_handshake,
     verify_context,
 )
 
@@ -232,29 +232,14 @@ def test_plain_and_management_ports_are_closed(host, port):
 def test_tls_version_policy(host, inventory, standard, listens, port, client_cert, version):
     """TLS below the standard's minimum is refused by the server, the rest accepted."""
     assert port in listens
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        port,
-        host.backend.hostname,
-        inventory["regionstack_tls_ca_pem"],
-        version=version,
-        client_cert=client_cert,
-    )
+    result = own_endpoint_handshake(host, inventory, port, version=version, client_cert=client_cert)
     assert_tls_version_policy(result, version, standard["tls"]["min_version"])
 
 
 @pytest.mark.parametrize(("port", "client_cert"), TLS_ENDPOINTS)
 def test_certificate_chains_to_the_region_ca(host, inventory, port, client_cert):
     ca_pem = inventory["regionstack_tls_ca_pem"]
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        port,
-        host.backend.hostname,
-        ca_pem,
-        client_cert=client_cert,
-    )
+    result = own_endpoint_handshake(host, inventory, port, client_cert=client_cert)
     assert_chains_to_region_ca(result, ca_pem, host.backend.hostname)
 
 
@@ -570,27 +555,12 @@ def test_backup_directory_is_private(host):
 
 
 def test_catalog_answers_a_client_certificate(host, inventory):
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        CATALOG,
-        host.backend.hostname,
-        inventory["regionstack_tls_ca_pem"],
-        client_cert=True,
-        path="/datasets",
-    )
+    result = own_endpoint_handshake(host, inventory, CATALOG, client_cert=True, path="/datasets")
     assert result.get("status") == 200, f"{result}\n{journal(host, 'regionstack-catalog')}"
 
 
 def test_catalog_refuses_a_client_without_certificate(host, inventory):
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        CATALOG,
-        host.backend.hostname,
-        inventory["regionstack_tls_ca_pem"],
-        path="/datasets",
-    )
+    result = own_endpoint_handshake(host, inventory, CATALOG, path="/datasets")
     assert result.get("status") == 400 or "error" in result, result
     assert result.get("status") != 200
 

@@ -21,8 +21,8 @@ from tests.hosts.helpers import (
     assert_tls_version_policy,
     https,
     journal,
+    own_endpoint_handshake,
     public_ports,
-    tls_handshake,
 )
 
 GROUP = "hotline"
@@ -290,20 +290,13 @@ def test_request_body_is_limited(host, base_url):
 @pytest.mark.parametrize("version", TLS_VERSIONS)
 def test_tls_version_policy(host, inventory, standard, port, version):
     """TLS below the standard's minimum is refused by the server, the rest accepted."""
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        port,
-        host.backend.hostname,
-        inventory["regionstack_tls_ca_pem"],
-        version=version,
-    )
+    result = own_endpoint_handshake(host, inventory, port, version=version)
     assert_tls_version_policy(result, version, standard["tls"]["min_version"])
 
 
 def test_certificate_chains_to_the_region_ca(host, inventory, port):
     ca_pem = inventory["regionstack_tls_ca_pem"]
-    result = tls_handshake(host, inventory["ansible_host"], port, host.backend.hostname, ca_pem)
+    result = own_endpoint_handshake(host, inventory, port)
     assert_chains_to_region_ca(result, ca_pem, host.backend.hostname)
 
 

@@ -21,8 +21,8 @@ from tests.hosts.helpers import (
     assert_tls12_cipher_of_the_standard,
     assert_tls_version_policy,
     https,
+    own_endpoint_handshake,
     public_ports,
-    tls_handshake,
 )
 
 GROUP = "portal"
@@ -257,22 +257,13 @@ def test_modsecurity_rules_block_with_the_crs(host, directive):
 @pytest.mark.parametrize("version", TLS_VERSIONS)
 def test_tls_version_policy(host, inventory, standard, version):
     """TLS below the standard's minimum is refused by the server, the rest accepted."""
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        HTTPS_PORT,
-        host.backend.hostname,
-        inventory["regionstack_tls_ca_pem"],
-        version=version,
-    )
+    result = own_endpoint_handshake(host, inventory, HTTPS_PORT, version=version)
     assert_tls_version_policy(result, version, standard["tls"]["min_version"])
 
 
 def test_certificate_chains_to_the_region_ca(host, inventory):
     ca_pem = inventory["regionstack_tls_ca_pem"]
-    result = tls_handshake(
-        host, inventory["ansible_host"], HTTPS_PORT, host.backend.hostname, ca_pem
-    )
+    result = own_endpoint_handshake(host, inventory, HTTPS_PORT)
     assert_chains_to_region_ca(result, ca_pem, host.backend.hostname)
 
 

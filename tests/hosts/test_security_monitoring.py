@@ -26,8 +26,8 @@ from tests.hosts.helpers import (
     connect,
     get_local,
     listeners,
+    own_endpoint_handshake,
     public_ports,
-    tls_handshake,
     verify_context,
 )
 
@@ -201,23 +201,13 @@ def test_alertmanager_has_no_cluster_listener(host):
 @pytest.mark.parametrize("version", TLS_VERSIONS)
 def test_receiver_tls_version_policy(host, inventory, standard, version):
     """TLS below the standard's minimum is refused by the server, the rest accepted."""
-    result = tls_handshake(
-        host,
-        inventory["ansible_host"],
-        RECEIVER,
-        host.backend.hostname,
-        inventory["regionstack_tls_ca_pem"],
-        version=version,
-        client_cert=True,
-    )
+    result = own_endpoint_handshake(host, inventory, RECEIVER, version=version, client_cert=True)
     assert_tls_version_policy(result, version, standard["tls"]["min_version"])
 
 
 def test_receiver_certificate_chains_to_the_region_ca(host, inventory):
     ca_pem = inventory["regionstack_tls_ca_pem"]
-    result = tls_handshake(
-        host, inventory["ansible_host"], RECEIVER, host.backend.hostname, ca_pem, client_cert=True
-    )
+    result = own_endpoint_handshake(host, inventory, RECEIVER, client_cert=True)
     assert_chains_to_region_ca(result, ca_pem, host.backend.hostname)
 
 
