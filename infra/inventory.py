@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from infra.names import internal_name
+
 
 class InventoryError(Exception):
     """The inventory cannot be built; the message says what to do."""
@@ -149,7 +151,7 @@ def peer_address(host: dict[str, Any], outputs: dict[str, Any]) -> str:
     scaling hosts are certified before they have an address)."""
     if host.get("address"):
         return str(host["address"])
-    return f"{host['name']}.{outputs['effective_config']['region']['stack']}.internal"
+    return internal_name(host["name"], outputs["effective_config"]["region"]["stack"])
 
 
 def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -36,6 +36,7 @@ from cryptography.x509.verification import (
 )
 
 from infra.config.gbt2260 import Tier, analyse
+from infra.names import internal_name
 
 # Five years: long enough that a region CA outlives several rounds of host certificates,
 # short enough that a compromised region key does not stay trusted for a decade.
@@ -264,7 +265,7 @@ def issue_host_certificate(
         raise PkiError("the CA key does not belong to the CA certificate")
     if not _basic_constraints(ca_cert).ca:
         raise PkiError(f"{ca_cert.subject.rfc4514_string()} is not a CA")
-    names: list[x509.GeneralName] = [x509.DNSName(host), x509.DNSName(f"{host}.{stack}.internal")]
+    names: list[x509.GeneralName] = [x509.DNSName(host), x509.DNSName(internal_name(host, stack))]
     if address is not None:
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(address)))

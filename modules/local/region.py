@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from infra.local.plan import RegionPlan
+from infra.names import region_domain
 from modules.admin_key import AdminKey, AdminKeyInputs
 from modules.local.firewall import Firewall, FirewallInputs
 from modules.local.image import Image, ImageInputs
@@ -34,7 +35,7 @@ class LocalRegion(pulumi.ComponentResource):
     ) -> None:
         super().__init__("regionstack:local:LocalRegion", name, None, opts)
         plan = args.plan
-        dns_domain = f"{plan.stack}.internal"
+        dns_domain = region_domain(plan.stack)
         self.image = Image(
             f"{name}-image", ImageInputs(args.image_digest), pulumi.ResourceOptions(parent=self)
         )
