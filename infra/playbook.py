@@ -25,7 +25,7 @@ from typing import Any
 from infra.inventory import inventory_dir, write_inventory
 
 # What the playbook's outcome depends on, relative to the project root.
-CONTENT_PATHS = ("ansible.cfg", "playbooks", "roles", "services")
+CONTENT_PATHS = ("ansible.cfg", "playbooks", "plugins", "roles", "services")
 # Not part of what reaches a host: caches, the services' own tests and tooling.
 IGNORED_PARTS = frozenset({"__pycache__", ".pytest_cache", "tests", ".ruff_cache"})
 SITE_PLAYBOOK = Path("playbooks") / "site.yml"

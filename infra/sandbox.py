@@ -10,17 +10,11 @@ import os
 import shutil
 from pathlib import Path
 
+from infra.playbook import CONTENT_PATHS
+
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = (
-    "Pulumi.yaml",
-    "ansible.cfg",
-    "infra",
-    "modules",
-    "playbooks",
-    "roles",
-    "services",
-    "stacks",
-)
+# The Pulumi program and its configuration, and everything the site playbook reads.
+PROJECT_PARTS = ("Pulumi.yaml", "infra", "modules", "stacks", *CONTENT_PATHS)
 
 
 def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Path, dict[str, str]]:

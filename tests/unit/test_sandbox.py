@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 from pathlib import Path
 
 from infra.sandbox import PROJECT_PARTS, ROOT, make_sandbox
@@ -32,3 +33,13 @@ def test_the_operators_encryption_salt_is_not_copied(tmp_path: Path) -> None:
     for stack_file in (workdir / "stacks").glob("Pulumi.*.yaml"):
         assert "encryptionsalt:" not in stack_file.read_text(), stack_file
     assert (workdir / "stacks" / "Pulumi.chunan.yaml").read_text().count("regionstack:code") == 1
+
+
+def test_the_sandbox_has_every_directory_ansible_cfg_names(tmp_path: Path) -> None:
+    # A strategy or role path missing from the copy fails the e2e playbook runs only.
+    config = configparser.ConfigParser()
+    config.read(ROOT / "ansible.cfg")
+    named = [config["defaults"][key] for key in ("roles_path", "strategy_plugins")]
+    workdir, _ = make_sandbox(tmp_path, "secret")
+    for path in named:
+        assert (workdir / path).is_dir(), path

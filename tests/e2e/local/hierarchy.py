@@ -25,6 +25,7 @@ from infra.local.plan import RegionPlan, plan_region
 from tests.e2e.conftest import ROOT, PulumiProject, make_project
 
 STACKS = ("zhejiang", "hangzhou", "chunan")  # province, city, county: top down
+COUNTY = STACKS[-1]
 FLEET = load_fleet(ROOT / "stacks")
 PLANS = {stack: plan_region(FLEET, FLEET.region(stack)) for stack in STACKS}
 # A configured province takes ~6 min warm; a cold apt cache can double it.

@@ -3,7 +3,9 @@
 Issue #4's proof: after `pulumi up` (which ran the site playbook) every host runs with no
 failed unit, every portal answers over HTTPS with the standard's sections, a second
 `pulumi up` changes nothing, and a second `ansible-playbook` reports changed=0 on every
-host (naming the tasks when it does not).
+host (naming the tasks when it does not). Then the reviewer's dry run: `ansible-playbook
+--check --diff` of the county (every role, and the tasks of a region with a parent) runs
+through and predicts no change.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 from infra.local.image import DEFAULT_RECIPE
 from infra.playbook import SITE_PLAYBOOK, PlaybookProgress, ansible_environment
 from infra.probe import probe_portals
-from tests.e2e.local.hierarchy import PLANS, STACKS, Deployment, all_hosts, up
+from tests.e2e.local.hierarchy import COUNTY, PLANS, STACKS, Deployment, all_hosts, up
 
 # Packages the roles install; none may come pre-installed with the base image, or the
 # roles' convergence from a bare host would go unproven.
@@ -54,12 +56,12 @@ def test_second_pulumi_up_changes_nothing(hierarchy: Deployment, stack: str) -> 
     assert "unchanged" in output, output
 
 
-def _rerun(hierarchy: Deployment, stack: str) -> tuple[int, str, PlaybookProgress]:
+def _rerun(hierarchy: Deployment, stack: str, *extra: str) -> tuple[int, str, PlaybookProgress]:
     workdir = hierarchy.project.workdir
     inventory = hierarchy.regions[stack].inventory.inventory
     playbook = Path(sys.executable).parent / "ansible-playbook"
     result = subprocess.run(
-        [str(playbook), "-i", str(inventory), str(workdir / SITE_PLAYBOOK)],
+        [str(playbook), "-i", str(inventory), str(workdir / SITE_PLAYBOOK), *extra],
         cwd=workdir,
         env=ansible_environment(workdir),
         capture_output=True,
@@ -81,15 +83,26 @@ def second_runs(hierarchy: Deployment) -> dict[str, tuple[int, str, PlaybookProg
         return dict(runs)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_second_ansible_run_changes_nothing_on_any_host(
-    second_runs: dict[str, tuple[int, str, PlaybookProgress]], stack: str
-) -> None:
-    returncode, output, progress = second_runs[stack]
+def _assert_changed_nothing(run: tuple[int, str, PlaybookProgress], stack: str) -> None:
+    returncode, output, progress = run
     assert returncode == 0, progress.describe_failures() or output[-5000:]
     hosts = {h.name for h in PLANS[stack].hosts}
     assert set(progress.changed) == hosts, f"recap hosts {sorted(progress.changed)}"
     changed = {
         host: progress.changed_tasks.get(host, []) for host, n in progress.changed.items() if n
     }
-    assert not changed, f"changed on the second run: {changed}"
+    assert not changed, f"changed: {changed}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_second_ansible_run_changes_nothing_on_any_host(
+    second_runs: dict[str, tuple[int, str, PlaybookProgress]], stack: str
+) -> None:
+    _assert_changed_nothing(second_runs[stack], stack)
+
+
+def test_check_mode_runs_through_and_predicts_no_change(
+    second_runs: dict[str, tuple[int, str, PlaybookProgress]], hierarchy: Deployment
+) -> None:
+    # After the second runs (never beside them): the dry run reads what they left.
+    _assert_changed_nothing(_rerun(hierarchy, COUNTY, "--check", "--diff"), COUNTY)
