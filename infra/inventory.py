@@ -155,8 +155,10 @@ def peer_address(host: dict[str, Any], outputs: dict[str, Any]) -> str:
 
 
 def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per host: its TLS material, its inbound allow list from the flow matrix, and the
-    address its peers reach it by."""
+    """Per host: its TLS material, its inbound allow list from the flow matrix, the address
+    its peers reach it by and its region-internal name (what its certificates carry, so
+    roles that name peers, like nginx's server_name or rsyslog's permitted peers, read it
+    instead of restating the naming rule)."""
     _require_role_outputs(outputs)
     host_vars: dict[str, dict[str, Any]] = {}
     for hosts in outputs["hosts"].values():
@@ -169,6 +171,9 @@ def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 **{f"regionstack_tls_{key}": value for key, value in sorted(tls.items())},
                 "regionstack_inbound": outputs["inbound"][name],
                 "regionstack_address": peer_address(host, outputs),
+                "regionstack_internal_name": internal_name(
+                    name, outputs["effective_config"]["region"]["stack"]
+                ),
             }
     return host_vars
 

@@ -21,7 +21,7 @@ OUTPUTS: dict[str, Any] = {
     "admin_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----",
     "known_hosts": ["10.203.2.2 ssh-ed25519 AAAA"],
     "effective_config": {
-        "region": {"code": "330127", "name": "淳安县"},
+        "region": {"code": "330127", "name": "淳安县", "stack": "chunan"},
         "standard": {"log_retention_days": 180},
     },
     "hosts": {
@@ -132,6 +132,17 @@ def test_peers_reach_each_local_host_at_its_address(tmp_path: Path) -> None:
             assert values["regionstack_address"] == host["address"], host["name"]
 
 
+def test_every_host_is_named_by_the_rule_its_certificates_follow(tmp_path: Path) -> None:
+    """Roles name hosts by regionstack_internal_name (server_name, rsyslog's permitted
+    peers), so it must be the name infra/pki.py puts in the host's certificates."""
+    files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
+    for hosts in OUTPUTS["hosts"].values():
+        for host in hosts:
+            values = yaml.safe_load((files.host_vars_dir / f"{host['name']}.yml").read_text())
+            expected = f"{host['name']}.chunan.internal"
+            assert values["regionstack_internal_name"] == expected, host["name"]
+
+
 def test_host_vars_of_removed_hosts_are_deleted(tmp_path: Path) -> None:
     files = write_inventory("chunan", OUTPUTS, tmp_path / "inv")
     stale = files.host_vars_dir / "chunan-portal-2.yml"
@@ -160,7 +171,10 @@ def test_a_stack_without_role_outputs_is_refused(tmp_path: Path, missing: str) -
 
 def test_numbers_from_a_dynamic_provider_are_written_as_integers(tmp_path: Path) -> None:
     """Pulumi hands a dynamic provider 22.0 for 22; a role must still write `Port 22`."""
-    config = {"standard": {"common": {"listens": [22.0, 9100.0]}, "ratio": 0.5}}
+    config = {
+        "region": {"stack": "chunan"},
+        "standard": {"common": {"listens": [22.0, 9100.0]}, "ratio": 0.5},
+    }
     files = write_inventory("chunan", {**OUTPUTS, "effective_config": config}, tmp_path / "inv")
     written = yaml.safe_load(files.group_vars.read_text())["regionstack_config"]["standard"]
     assert written["common"]["listens"] == [22, 9100]
@@ -172,10 +186,10 @@ def test_the_exact_json_of_the_effective_config_wins_over_the_pulumi_value(
     tmp_path: Path,
 ) -> None:
     """Pulumi drops `parent: null` from outputs; the JSON text keeps it."""
-    exact = {"region": {"code": "330000", "parent": None}}
+    exact = {"region": {"code": "330000", "stack": "zhejiang", "parent": None}}
     outputs = {
         **OUTPUTS,
-        "effective_config": {"region": {"code": "330000"}},
+        "effective_config": {"region": {"code": "330000", "stack": "zhejiang"}},
         "effective_config_json": json.dumps(exact),
     }
     files = write_inventory("zhejiang", outputs, tmp_path / "inv")

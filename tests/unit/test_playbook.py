@@ -152,7 +152,7 @@ OUTPUTS = {
     "admin_user": "rsadmin",
     "admin_private_key": "KEY",
     "known_hosts": [],
-    "effective_config": {},
+    "effective_config": {"region": {"stack": "chunan"}},
     "hosts": {"portal": [{"name": "chunan-portal-1", "address": "10.203.2.2"}]},
     "gateway": "10.203.2.1",
     "apt_sources": [],

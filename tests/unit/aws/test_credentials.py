@@ -123,6 +123,7 @@ def test_the_stack_outputs_complete_the_roles_contract(
     assert sorted(host_vars) == sorted(_hosts(aws_fleet, stack))
     for name, values in host_vars.items():
         assert values["regionstack_address"] == f"{name}.{stack}.internal"
+        assert values["regionstack_internal_name"] == f"{name}.{stack}.internal"
         assert values["regionstack_tls_server_cert_pem"].startswith("-----BEGIN CERTIFICATE")
         assert values["regionstack_inbound"]
     assert sorted(group_vars["regionstack_secrets"]) == sorted(SERVICE_SECRET_NAMES)
