@@ -22,13 +22,9 @@ from typing import Any
 
 import pytest
 
-from infra.verify import (
-    VerifyContext,
-    build_context,
-    close_connections,
-    open_connections,
-    resolve_inventory,
-)
+from infra.verify.context import VerifyContext, build_context
+from infra.verify.inventory import resolve_inventory
+from infra.verify.ssh import close_connections, open_connections
 from tests.hosts.helpers import CONTEXT, connect, verify_context
 
 _WORKDIR = pytest.StashKey[Path]()

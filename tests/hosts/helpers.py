@@ -14,7 +14,7 @@ import testinfra
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from infra.verify import VerifyContext
+from infra.verify.context import VerifyContext
 
 # Where conftest keeps the region under test, for collection-time parametrization too.
 CONTEXT = pytest.StashKey[VerifyContext]()

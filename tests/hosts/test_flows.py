@@ -7,8 +7,8 @@ admins and the call centre: the local target), a TCP connection is tried to ever
 host and to the gateway on every port the standard knows and on every port the
 destination is found listening on. What the flow matrix admits must connect; everything
 else must be refused or dropped. Expectations come from the flow matrix code
-(`infra.local.firewall_rules.allowed_flows`, via `infra.verify.flow_plan`) applied to the
-deployed configuration, never from a list written here.
+(`infra.local.firewall_rules.allowed_flows`, via `infra.verify.flows.flow_plan`) applied
+to the deployed configuration, never from a list written here.
 
 With the parent region's inventory, the link between the regions is tried too, in both
 directions: only this region's first exchange reaches the parent's first exchange, on the
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from infra.verify import CONTROLLER, GATEWAY, flow_plan
+from infra.verify.flows import CONTROLLER, GATEWAY, flow_plan
 from tests.hosts.helpers import connect, public_ports, verify_context
 
 CONNECT_TIMEOUT_SECONDS = 3

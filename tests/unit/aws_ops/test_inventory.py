@@ -36,7 +36,7 @@ from infra.config.effective import effective_config
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS
 from infra.inventory import ROLE_OUTPUTS, InventoryError
-from infra.verify import parse_listing
+from infra.verify.inventory import parse_listing
 from tests.unit.aws_ops.account import UNTAGGED_HOST, BuiltRegion
 from tests.unit.aws_ops.emulator import NONCOMPLIANT, PARTITION_IDS, PARTITIONS, process_env
 

@@ -1,0 +1,49 @@
+"""Roles and their suites: every role has one, each targets the role's group."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from infra.verify.errors import VerifyError
+from infra.verify.suites import (
+    HOST_TESTS,
+    REPO_ROOT,
+    ROLE_GROUPS,
+    ROLE_MODULES,
+    ROLES,
+    modules_for,
+)
+
+
+def test_every_role_has_a_suite_and_every_suite_a_role() -> None:
+    roles = {p.name for p in (REPO_ROOT / "roles").iterdir() if (p / "tasks").is_dir()}
+    suites = {p.name for p in HOST_TESTS.glob("test_*.py")}
+    assert set(ROLE_MODULES) == roles | {"flows"}
+    assert set(ROLE_MODULES.values()) == suites
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "flows"])
+def test_each_role_suite_targets_the_roles_group(role: str) -> None:
+    tree = ast.parse((HOST_TESTS / ROLE_MODULES[role]).read_text(encoding="utf-8"))
+    groups = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "GROUP" for t in node.targets)
+        and isinstance(node.value, ast.Constant)
+    ]
+    assert groups == [ROLE_GROUPS[role]]
+
+
+def test_modules_for_keeps_order_and_drops_repeats() -> None:
+    assert modules_for(["portal", "flows", "portal"]) == [
+        ("portal", HOST_TESTS / "test_portal.py"),
+        ("flows", HOST_TESTS / "test_flows.py"),
+    ]
+
+
+def test_modules_for_refuses_an_unknown_role() -> None:
+    with pytest.raises(VerifyError, match=r"unknown role\(s\) web: choose from common, "):
+        modules_for(["web"])
