@@ -66,7 +66,7 @@ from infra.inventory import (
     build_host_vars,
     integral_numbers,
 )
-from infra.local.image import DEFAULT_RECIPE
+from infra.local.image.recipe import DEFAULT_RECIPE
 
 # The plugin reads only files named `*aws_ec2.yml` or `*aws_ec2.yaml`.
 PLUGIN_FILE = "aws_ec2.yml"

@@ -1,6 +1,6 @@
 """The base image every local host boots from, as a resource of the region stack.
 
-The image itself lives in the shared cache (infra/local/image.py) keyed by the digest of
+The image itself lives in the shared cache (infra/local/image/) keyed by the digest of
 its recipe; this resource makes a stack depend on one digest. A new recipe means a new
 digest, a new rootfs path, and so new machines - exactly as a new golden AMI would.
 Deleting the resource keeps the cache: other regions may boot from it, and
@@ -23,7 +23,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from infra.local.image import ensure_image
+from infra.local.image.build import ensure_image
 from modules.props import input_props
 
 
