@@ -23,7 +23,7 @@ from typing import Any
 
 import boto3
 
-from infra.aws.audit import AuditTarget
+from infra.aws.audit.model import AuditTarget
 from infra.aws.flows import ALB_GROUP, security_group_rules, security_groups
 from infra.aws.plan import AwsRegionPlan, plan_aws_region
 from infra.aws.tags import TAG_CODE, TAG_NAME, host_name, role_tags

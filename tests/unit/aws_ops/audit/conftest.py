@@ -1,0 +1,27 @@
+"""The audit of the compliant and of the non-compliant account, once per partition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from infra.aws.audit.model import AuditReport
+from tests.unit.aws_ops.account import BuiltRegion
+from tests.unit.aws_ops.audit.emulated_audit import audit
+from tests.unit.aws_ops.emulator import COMPLIANT, NONCOMPLIANT, PARTITION_IDS, PARTITIONS
+
+
+@pytest.fixture(scope="module", params=PARTITIONS, ids=PARTITION_IDS)
+def compliant(
+    request: pytest.FixtureRequest, deployed: Callable[[str, str], BuiltRegion], emulator: str
+) -> AuditReport:
+    return audit(deployed(request.param[1], COMPLIANT), emulator)
+
+
+@pytest.fixture(scope="module", params=PARTITIONS, ids=PARTITION_IDS)
+def noncompliant(
+    request: pytest.FixtureRequest, deployed: Callable[[str, str], BuiltRegion], emulator: str
+) -> tuple[BuiltRegion, AuditReport]:
+    built = deployed(request.param[1], NONCOMPLIANT)
+    return built, audit(built, emulator)
