@@ -10,4 +10,5 @@ bash scripts/setup.sh
 source scripts/env.sh
 # The reference services run on Debian's Python 3 and packages, as on the hosts.
 /usr/bin/python3 -m pytest -p no:cacheprovider -q services
-exec pytest -p no:cacheprovider tests/unit tests/e2e "$@"
+# The slowest phases are listed at the end: where CI's time went, run by run.
+exec pytest -p no:cacheprovider --durations=15 tests/unit tests/e2e "$@"
