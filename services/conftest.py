@@ -52,6 +52,27 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen, log: Pat
     )
 
 
+def wait_for_postgres(dsn: str, timeout: float, process: subprocess.Popen, log: Path) -> None:
+    """Wait until PostgreSQL accepts a session: it listens before its startup has finished
+    and refuses connections until then ("the database system is starting up")."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"postgres exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
+        try:
+            with psycopg.connect(dsn, connect_timeout=2):
+                return
+        except psycopg.OperationalError as error:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"postgres refuses sessions after {timeout} s ({error}):\n"
+                    f"{log.read_text()[-3000:]}"
+                ) from error
+        time.sleep(0.2)
+
+
 def stop(server: subprocess.Popen, stop_signal: int) -> None:
     """Stop a server we started, its whole process group if it will not go quietly."""
     if server.poll() is None:
@@ -106,8 +127,9 @@ def postgres_server():
             **as_postgres,
         )
     try:
-        wait_for_port(port, 30, server, log)
-        yield f"postgresql://postgres@{LOOPBACK}:{port}/postgres"
+        dsn = f"postgresql://postgres@{LOOPBACK}:{port}/postgres"
+        wait_for_postgres(dsn, 30, server, log)
+        yield dsn
     finally:
         stop(server, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
         shutil.rmtree(base, ignore_errors=True)
