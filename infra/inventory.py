@@ -145,13 +145,13 @@ def build_group_vars(outputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def peer_address(host: dict[str, Any], outputs: dict[str, Any]) -> str:
+def peer_address(host: dict[str, Any], name_in_region: str) -> str:
     """How the other hosts reach `host`, a name its server certificate carries: its address
-    where the stack fixed it (local), else its region-internal DNS name (aws, whose auto
-    scaling hosts are certified before they have an address)."""
+    where the stack fixed it (local), else its region-internal DNS name `name_in_region`
+    (aws, whose auto scaling hosts are certified before they have an address)."""
     if host.get("address"):
         return str(host["address"])
-    return internal_name(host["name"], outputs["effective_config"]["region"]["stack"])
+    return name_in_region
 
 
 def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -160,6 +160,7 @@ def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     roles that name peers, like nginx's server_name or rsyslog's permitted peers, read it
     instead of restating the naming rule)."""
     _require_role_outputs(outputs)
+    stack = outputs["effective_config"]["region"]["stack"]
     host_vars: dict[str, dict[str, Any]] = {}
     for hosts in outputs["hosts"].values():
         for host in hosts:
@@ -167,13 +168,12 @@ def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
             if name not in outputs["tls"] or name not in outputs["inbound"]:
                 raise InventoryError(f"the stack has no TLS material or inbound list for {name}")
             tls = outputs["tls"][name]
+            name_in_region = internal_name(name, stack)
             host_vars[name] = {
                 **{f"regionstack_tls_{key}": value for key, value in sorted(tls.items())},
                 "regionstack_inbound": outputs["inbound"][name],
-                "regionstack_address": peer_address(host, outputs),
-                "regionstack_internal_name": internal_name(
-                    name, outputs["effective_config"]["region"]["stack"]
-                ),
+                "regionstack_address": peer_address(host, name_in_region),
+                "regionstack_internal_name": name_in_region,
             }
     return host_vars
 
