@@ -5,7 +5,6 @@ system service and leave nothing behind. As root the servers run as their Debian
 users (initdb refuses root; rabbitmq should not run as root either).
 """
 
-import contextlib
 import os
 import pwd
 import shutil
@@ -16,6 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pika
@@ -37,40 +37,48 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float, process: subprocess.Popen, log: Path) -> None:
+def wait_until_ready(
+    not_ready: Callable[[], str | None], timeout: float, process: subprocess.Popen, log: Path
+) -> None:
+    """Poll a server we started until `not_ready` returns None; it returns why not, the
+    reason the error gives if the server exits or `timeout` seconds pass first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         if process.poll() is not None:
             raise RuntimeError(
                 f"server exited with {process.returncode}:\n{log.read_text()[-3000:]}"
             )
-        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=0.5):
+        why = not_ready()
+        if why is None:
             return
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{why} after {timeout} s:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
-    raise RuntimeError(
-        f"nothing listens on {LOOPBACK}:{port} after {timeout} s:\n{log.read_text()[-3000:]}"
-    )
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen, log: Path) -> None:
+    def not_listening() -> str | None:
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return None
+        except OSError:
+            return f"nothing listens on {LOOPBACK}:{port}"
+
+    wait_until_ready(not_listening, timeout, process, log)
 
 
 def wait_for_postgres(dsn: str, timeout: float, process: subprocess.Popen, log: Path) -> None:
     """Wait until PostgreSQL accepts a session: it listens before its startup has finished
     and refuses connections until then ("the database system is starting up")."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(
-                f"postgres exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-            )
+
+    def refusing_sessions() -> str | None:
         try:
             with psycopg.connect(dsn, connect_timeout=2):
-                return
+                return None
         except psycopg.OperationalError as error:
-            if time.monotonic() >= deadline:
-                raise RuntimeError(
-                    f"postgres refuses sessions after {timeout} s ({error}):\n"
-                    f"{log.read_text()[-3000:]}"
-                ) from error
-        time.sleep(0.2)
+            return f"postgres refuses sessions ({error})"
+
+    wait_until_ready(refusing_sessions, timeout, process, log)
 
 
 def stop(server: subprocess.Popen, stop_signal: int) -> None:
