@@ -29,8 +29,9 @@ from infra.config.environment import apt_cache_root, local_state_root, passphras
 from infra.config.problems import ConfigInvalid
 from infra.config.stack import StackMismatch, StackSelection, check_secrets_provider, select_region
 from infra.credentials import deploy_pki, deploy_secrets
+from infra.layers import BASE
 from infra.local.firewall_rules import inbound_by_host, render_ruleset
-from infra.local.gateway_services import APT_SECURITY_PATH, apt_source_uri
+from infra.local.gateway_services import apt_sources
 from infra.local.image import (
     ADMIN_USER,
     DEFAULT_RECIPE,
@@ -39,9 +40,11 @@ from infra.local.image import (
     controller_security_mirror,
     recipe_digest,
 )
-from infra.local.plan import plan_region
+from infra.local.layers.build import current_digests
+from infra.local.plan import RegionPlan, plan_region
 from infra.local.preflight import PreflightError, check_controller
 from infra.playbook import content_hash
+from modules.local.layers import ImageLayersInputs
 from modules.local.region import LocalRegion, LocalRegionArgs
 from modules.playbook import Playbook, PlaybookInputs
 from modules.region import Region, RegionArgs
@@ -63,17 +66,16 @@ def select() -> StackSelection:
     return selection
 
 
-def local_apt_sources(gateway: str, security_upstream: str | None) -> list[dict[str, object]]:
-    """The hosts' apt sources: the gateway's proxy of the controller's mirror(s)."""
-    suite = DEFAULT_RECIPE.suite
-    sources: list[dict[str, object]] = [
-        {"uri": apt_source_uri(gateway), "suites": [suite, f"{suite}-updates"]}
-    ]
-    if security_upstream is not None:
-        sources.append(
-            {"uri": apt_source_uri(gateway, APT_SECURITY_PATH), "suites": [f"{suite}-security"]}
-        )
-    return sources
+def host_layers(selection: StackSelection, plan: RegionPlan) -> ImageLayersInputs | None:
+    """The layers the region's hosts boot from, by digest; None on the bare image."""
+    if selection.config["target"]["image"] != "baked":
+        return None
+    digests = current_digests(PROJECT_DIR, selection.fleet.standard_data)
+    wanted = {BASE, *(host.component for host in plan.hosts)}
+    return ImageLayersInputs(
+        project_dir=str(PROJECT_DIR),
+        digests={name: digest for name, digest in digests.items() if name in wanted},
+    )
 
 
 def deploy_local(selection: StackSelection, region: Region) -> None:
@@ -95,6 +97,7 @@ def deploy_local(selection: StackSelection, region: Region) -> None:
             admin_user=ADMIN_USER,
             state_root=str(local_state_root()),
             apt_cache_dir=str(apt_cache_root() / plan.stack),
+            layers=host_layers(selection, plan),
         ),
         pulumi.ResourceOptions(parent=region),
     )
@@ -112,8 +115,10 @@ def deploy_local(selection: StackSelection, region: Region) -> None:
         "admin_user": ADMIN_USER,
         "admin_private_key": local.admin_key.private_key,
         "gateway": plan.gateway,
-        "apt_sources": local_apt_sources(plan.gateway, apt_security_upstream),
+        "apt_sources": apt_sources(plan.gateway, DEFAULT_RECIPE.suite, apt_security_upstream),
         "inbound": inbound_by_host(plan, selection.fleet.standard),
+        "image_layers": local.image_layers,
+        "current_layers": local.current_layers,
         "tls": pki.tls,
         "service_secrets": secrets.values,
     }
@@ -122,6 +127,8 @@ def deploy_local(selection: StackSelection, region: Region) -> None:
     pulumi.export("apt_sources", outputs["apt_sources"])
     pulumi.export("effective_config_json", outputs["effective_config_json"])
     pulumi.export("inbound", outputs["inbound"])
+    pulumi.export("image_layers", outputs["image_layers"])
+    pulumi.export("current_layers", outputs["current_layers"])
     # `pulumi config set regionstack:configure false` provisions the hosts without running
     # the roles on them (for work on the target itself); the default configures.
     if pulumi.Config("regionstack").get_bool("configure") is not False:

@@ -70,6 +70,20 @@ def stack_outputs(stack: str, cwd: Path) -> dict[str, Any]:
     return outputs
 
 
+def connection_vars(admin_user: str, files: InventoryFiles) -> dict[str, Any]:
+    """How Ansible reaches every host: as the admin, with sudo, by the pinned host keys."""
+    return {
+        "ansible_user": admin_user,
+        "ansible_become": True,
+        # Debian's python3 on every host; saying so avoids interpreter discovery.
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_private_key_file": str(files.private_key),
+        "ansible_ssh_common_args": (
+            f"-o UserKnownHostsFile={files.known_hosts} -o StrictHostKeyChecking=yes"
+        ),
+    }
+
+
 def build_inventory(outputs: dict[str, Any], files: InventoryFiles) -> dict[str, Any]:
     """The inventory document for `outputs` (pure: no I/O)."""
     missing = [k for k in ("region", "hosts", "admin_user") if k not in outputs]
@@ -88,14 +102,7 @@ def build_inventory(outputs: dict[str, Any], files: InventoryFiles) -> dict[str,
     return {
         "all": {
             "vars": {
-                "ansible_user": outputs["admin_user"],
-                "ansible_become": True,
-                # Debian's python3 on every host; saying so avoids interpreter discovery.
-                "ansible_python_interpreter": "/usr/bin/python3",
-                "ansible_ssh_private_key_file": str(files.private_key),
-                "ansible_ssh_common_args": (
-                    f"-o UserKnownHostsFile={files.known_hosts} -o StrictHostKeyChecking=yes"
-                ),
+                **connection_vars(outputs["admin_user"], files),
                 "regionstack_stack": region["stack"],
                 "regionstack_code": region["code"],
                 "regionstack_tier": region["tier"],
@@ -178,11 +185,11 @@ def build_host_vars(outputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return host_vars
 
 
-def _dump(values: dict[str, Any]) -> str:
+def dump_yaml(values: dict[str, Any]) -> str:
     return yaml.safe_dump(values, sort_keys=False, allow_unicode=True)
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -215,17 +222,17 @@ def write_inventory(
     )
     # Everything is built before anything is written: a refusal leaves no partial files.
     document = build_inventory(outputs, files)
-    group_vars = _dump(build_group_vars(outputs))
-    host_vars = {name: _dump(values) for name, values in build_host_vars(outputs).items()}
+    group_vars = dump_yaml(build_group_vars(outputs))
+    host_vars = {name: dump_yaml(values) for name, values in build_host_vars(outputs).items()}
     if "admin_private_key" not in outputs:
         raise InventoryError("the stack has no admin_private_key output")
-    _write_private(files.private_key, outputs["admin_private_key"])
-    _write_private(files.known_hosts, "\n".join(outputs.get("known_hosts", [])))
-    _write_private(files.group_vars, group_vars)
+    write_private(files.private_key, outputs["admin_private_key"])
+    write_private(files.known_hosts, "\n".join(outputs.get("known_hosts", [])))
+    write_private(files.group_vars, group_vars)
     for stale in files.host_vars_dir.glob("*.yml") if files.host_vars_dir.is_dir() else ():
         if stale.stem not in host_vars:
             stale.unlink()
     for name, text in host_vars.items():
-        _write_private(files.host_vars_dir / f"{name}.yml", text)
-    _write_private(files.inventory, yaml.safe_dump(document, sort_keys=False))
+        write_private(files.host_vars_dir / f"{name}.yml", text)
+    write_private(files.inventory, yaml.safe_dump(document, sort_keys=False))
     return files

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.inventory import inventory_dir, write_inventory
+from infra.layers import BOOT_TAG
 
 # What the playbook's outcome depends on, relative to the project root.
 CONTENT_PATHS = ("ansible.cfg", "playbooks", "plugins", "roles", "services")
@@ -113,6 +114,13 @@ class PlaybookProgress:
             return text
         return None
 
+    def merge(self, other: PlaybookProgress) -> None:
+        """Take in another run's results (the runs of one configuration, one host set each)."""
+        self.task = other.task
+        self.failures += other.failures
+        self.changed.update(other.changed)
+        self.changed_tasks.update(other.changed_tasks)
+
     def ignore_last_failure(self) -> None:
         """ansible printed `...ignoring` after a failure: an expected failure, not ours."""
         if self.failures:
@@ -147,13 +155,46 @@ def run_playbook(
     emit: Callable[[str], None],
     extra_args: Iterable[str] = (),
 ) -> PlaybookProgress:
-    """Configure every host of `stack` with the site playbook; raise PlaybookFailed."""
+    """Configure every host of `stack` with the site playbook; raise PlaybookFailed.
+
+    A host booted from the image layers the checkout bakes now gets the `boot` tasks only:
+    the layers hold the rest. Every other host (the bare image, or layers of older roles)
+    gets every task, first.
+    """
     files = write_inventory(stack, outputs)
+    booted, full = split_by_image(outputs)
+    progress = PlaybookProgress()
+    for hosts, tags in ((full, ()), (booted, ("--tags", BOOT_TAG))):
+        if hosts:
+            limit = ("--limit", ",".join(hosts))
+            run = run_site(stack, files.inventory, root, emit, [*tags, *limit, *extra_args])
+            progress.merge(run)
+    return progress
+
+
+def split_by_image(outputs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(hosts booted from the current layers, all the others), by name."""
+    image = outputs.get("image_layers") or {}
+    current = outputs.get("current_layers") or {}
+    names = sorted(h["name"] for hosts in outputs["hosts"].values() for h in hosts)
+    booted = [n for n in names if current.get(n) and image.get(n) == current[n]]
+    return booted, [n for n in names if n not in booted]
+
+
+def run_site(
+    stack: str,
+    inventory: Path,
+    root: Path,
+    emit: Callable[[str], None],
+    extra_args: Iterable[str] = (),
+) -> PlaybookProgress:
+    """Run the site playbook on `inventory`, streaming the condensed progress to `emit` and
+    keeping the whole output in a log of `stack`'s; raise PlaybookFailed."""
     logs = log_dir(stack)
     logs.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = logs / f"site-{time.strftime('%Y%m%dT%H%M%S')}.log"
     playbook = Path(sys.executable).parent / "ansible-playbook"
-    command = [str(playbook), "-i", str(files.inventory), str(root / SITE_PLAYBOOK), *extra_args]
+    command = [str(playbook), "-i", str(inventory), str(root / SITE_PLAYBOOK), *extra_args]
     emit(f"ansible-playbook for {stack}; full log: {log_path}")
     progress = PlaybookProgress()
     with open(log_path, "w", encoding="utf-8") as log:

@@ -46,8 +46,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from infra.aws.tags import (
     REGION_GROUP_PREFIX,
     TAG_CODE,
@@ -61,10 +59,11 @@ from infra.config.schema import COMPONENTS
 from infra.inventory import (
     ROLE_OUTPUTS,
     InventoryError,
-    _write_private,
     build_group_vars,
     build_host_vars,
+    dump_yaml,
     integral_numbers,
+    write_private,
 )
 from infra.local.image.recipe import DEFAULT_RECIPE
 
@@ -251,10 +250,6 @@ def build_aws_group_vars(
     return group_vars, {}, tuple(missing)
 
 
-def _dump(values: dict[str, Any]) -> str:
-    return yaml.safe_dump(values, sort_keys=False, allow_unicode=True)
-
-
 def write_aws_inventory(
     config: dict[str, Any],
     directory: Path,
@@ -273,11 +268,11 @@ def write_aws_inventory(
         missing=missing,
     )
     # group_vars may carry the stack's secrets: private, like the local inventory's.
-    _write_private(files.group_vars, _dump(group_vars))
+    write_private(files.group_vars, dump_yaml(group_vars))
     for stale in files.host_vars_dir.glob("*.yml") if files.host_vars_dir.is_dir() else ():
         if stale.stem not in host_vars:
             stale.unlink()
     for name, values in host_vars.items():
-        _write_private(files.host_vars_dir / f"{name}.yml", _dump(values))
-    _write_private(files.inventory, _dump(document))
+        write_private(files.host_vars_dir / f"{name}.yml", dump_yaml(values))
+    write_private(files.inventory, dump_yaml(document))
     return files

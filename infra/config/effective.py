@@ -37,7 +37,7 @@ def _host_groups(fleet: Fleet, region: Region) -> dict[str, Any]:
 
 def _target(fleet: Fleet, region: Region) -> dict[str, Any]:
     if region.local is not None:
-        return {"kind": "local", "cidr": str(region.local.cidr)}
+        return {"kind": "local", "cidr": str(region.local.cidr), "image": region.local.image}
     assert region.aws is not None, "validated regions carry their target's settings"
     tier = analyse(region.code).tier
     assert tier is not None

@@ -13,6 +13,9 @@ DEFAULT_LOCAL_STATE = Path("/var/lib/regionstack/local")
 # Beside apt's own cache, not under a home directory: the gateway's apt-cacher-ng runs
 # unprivileged and must reach it.
 DEFAULT_APT_CACHE = Path("/var/cache/regionstack/apt")
+# The network image layers are built on (infra/local/layers/): private, and outside every
+# region's CIDR of the sample fleet (10.203.0.0/16).
+DEFAULT_BAKE_CIDR = "10.254.254.0/24"
 
 
 def local_state_root() -> Path:
@@ -27,6 +30,11 @@ def apt_cache_root() -> Path:
     deployment of the region downloads nothing it already had (delete it to reclaim space).
     """
     return Path(os.environ.get("REGIONSTACK_APT_CACHE") or DEFAULT_APT_CACHE)
+
+
+def bake_cidr() -> str:
+    """The CIDR of the build network image layers are baked on (REGIONSTACK_BAKE_CIDR)."""
+    return os.environ.get("REGIONSTACK_BAKE_CIDR") or DEFAULT_BAKE_CIDR
 
 
 def passphrase() -> str | None:

@@ -186,6 +186,13 @@ class LocalTarget(Model):
     cidr: Cidr = Field(
         description="the region's bridge network: private (RFC 1918), /16 to /28, host bits zero"
     )
+    image: Literal["baked", "bare"] = Field(
+        default="baked",
+        description=(
+            "what the hosts boot from: `baked`, the image layers the roles bake "
+            "(infra/layers/); `bare`, the base image, converged by every task of the roles"
+        ),
+    )
 
 
 class AwsTarget(Model):

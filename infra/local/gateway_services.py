@@ -87,6 +87,19 @@ def apt_source_uri(gateway: str, path: str = APT_PATH) -> str:
     return f"http://{gateway}:{APT_PROXY_PORT}/{path}"
 
 
+def apt_sources(gateway: str, suite: str, security_upstream: str | None) -> list[dict[str, object]]:
+    """The hosts' apt sources (roles' `regionstack_apt_sources`): the gateway's proxy of the
+    controller's mirror, and of its security archive when it has one."""
+    sources: list[dict[str, object]] = [
+        {"uri": apt_source_uri(gateway), "suites": [suite, f"{suite}-updates"]}
+    ]
+    if security_upstream is not None:
+        sources.append(
+            {"uri": apt_source_uri(gateway, APT_SECURITY_PATH), "suites": [f"{suite}-security"]}
+        )
+    return sources
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     stack: str

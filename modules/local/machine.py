@@ -35,7 +35,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import Any
@@ -70,6 +70,7 @@ INPUT_KEYS = (
     "gateway",
     "bridge",
     "rootfs",
+    "layers",
     "state_root",
     "admin_user",
     "admin_public_key",
@@ -86,6 +87,7 @@ REPLACE_KEYS = (
     "gateway",
     "bridge",
     "rootfs",
+    "layers",
     "state_root",
     "dns_domain",
 )
@@ -125,6 +127,8 @@ class MachineInputs:
     admin_public_key: pulumi.Input[str]  # one authorized_keys line
     dns_domain: pulumi.Input[str]  # `<stack>.internal`
     state_root: pulumi.Input[str] = DEFAULT_STATE_ROOT
+    # Image layers above the image (infra/local/layers/), topmost first; none: the bare image.
+    layers: pulumi.Input[list[str]] = field(default_factory=list)
 
 
 class MachineError(RuntimeError):
@@ -140,6 +144,9 @@ def _normalize(props: dict[str, Any]) -> dict[str, Any]:
     prefix = props.get("prefix_length")
     if isinstance(prefix, int | float):
         props["prefix_length"] = int(prefix)
+    # Machines created before image layers existed have none: the same as an empty list.
+    if props.get("layers") is None:
+        props["layers"] = []
     return props
 
 
@@ -175,6 +182,15 @@ def problems(props: dict[str, Any]) -> list[tuple[str, str]]:
         bool(_KEY.match(text("admin_public_key"))),
         "must be one authorized_keys line",
     )
+    layers = props.get("layers")
+    if _known(layers):
+        paths = layers if isinstance(layers, list) else [None]
+        bad = [
+            p
+            for p in paths
+            if not isinstance(p, str) or not p.startswith("/") or re.search(r"[,:\s]", p)
+        ]
+        want("layers", not bad, "must be absolute paths without `,`, `:` or spaces")
     for key in ("rootfs", "state_root"):
         path = text(key)
         # Both end up in the overlay's mount options, where `,` and `:` are separators.
@@ -222,6 +238,21 @@ def owner(props: dict[str, Any]) -> ownership.Owner:
 # --- what the host is: files in its upper dir ------------------------------------------
 
 
+def lower_dirs(props: dict[str, Any]) -> list[Path]:
+    """The overlay's read-only lower dirs, topmost first: the layers, then the image."""
+    return [*(Path(p) for p in props.get("layers") or []), Path(props["rootfs"])]
+
+
+def in_image(props: dict[str, Any], relative: str) -> Path:
+    """Where `relative` comes from in the lower dirs (the topmost that has it), as the host
+    sees it before it writes anything; the image's path when no layer has it."""
+    for lower in lower_dirs(props):
+        candidate = lower / relative
+        if os.path.lexists(candidate):
+            return candidate
+    return Path(props["rootfs"]) / relative
+
+
 @dataclass(frozen=True)
 class Account:
     uid: int
@@ -229,19 +260,18 @@ class Account:
     home: str  # inside the guest, absolute
 
 
-def admin_account(rootfs: Path, user: str) -> Account:
+def admin_account(props: dict[str, Any], user: str) -> Account:
     """The admin user's ids and home, from the image's /etc/passwd (not the controller's)."""
+    passwd = in_image(props, "etc/passwd")
     try:
-        lines = (rootfs / "etc/passwd").read_text().splitlines()
+        lines = passwd.read_text().splitlines()
     except OSError as error:
-        raise MachineError(f"rootfs {rootfs} has no readable etc/passwd: {error}") from error
+        raise MachineError(f"the image has no readable {passwd}: {error}") from error
     for line in lines:
         parts = line.split(":")
         if len(parts) >= 7 and parts[0] == user:
             return Account(uid=int(parts[2]), gid=int(parts[3]), home=parts[5] or f"/home/{user}")
-    raise MachineError(
-        f"user {user!r} does not exist in {rootfs}/etc/passwd; the image must create it"
-    )
+    raise MachineError(f"user {user!r} does not exist in {passwd}; the image must create it")
 
 
 def render_hostname(props: dict[str, Any]) -> str:
@@ -281,7 +311,9 @@ def render_resolv(props: dict[str, Any]) -> str:
     return f"nameserver {props['gateway']}\nsearch {props['dns_domain']}\n"
 
 
-def _mkdirs_like(root: Path, rootfs: Path, relative: str, default: tuple[int, int, int]) -> Path:
+def _mkdirs_like(
+    root: Path, props: dict[str, Any], relative: str, default: tuple[int, int, int]
+) -> Path:
     """Create `root/relative` and its parents, each with the owner and mode its
     counterpart has in the image (`default` (uid, gid, mode) where the image has none).
 
@@ -294,7 +326,7 @@ def _mkdirs_like(root: Path, rootfs: Path, relative: str, default: tuple[int, in
         path = path / part
         if path.is_dir():
             continue
-        image = rootfs / path.relative_to(root)
+        image = in_image(props, str(path.relative_to(root)))
         try:
             st = image.lstat()
             uid, gid, mode = st.st_uid, st.st_gid, st.st_mode & 0o7777
@@ -316,12 +348,11 @@ def _write(path: Path, text: str, mode: int = 0o644, uid: int = 0, gid: int = 0)
 
 def write_authorized_key(root: Path, props: dict[str, Any]) -> Path:
     """Write the admin's authorized_keys under `root` (upper/ before boot, merged/ after)."""
-    rootfs = Path(props["rootfs"])
-    account = admin_account(rootfs, props["admin_user"])
+    account = admin_account(props, props["admin_user"])
     home = account.home.lstrip("/")
     ids = (account.uid, account.gid)
-    _mkdirs_like(root, rootfs, home, (*ids, 0o700))
-    ssh_dir = _mkdirs_like(root, rootfs, f"{home}/.ssh", (*ids, 0o700))
+    _mkdirs_like(root, props, home, (*ids, 0o700))
+    ssh_dir = _mkdirs_like(root, props, f"{home}/.ssh", (*ids, 0o700))
     path = ssh_dir / "authorized_keys"
     _write(path, f"{props['admin_public_key'].strip()}\n", 0o600, *ids)
     return path
@@ -329,7 +360,7 @@ def write_authorized_key(root: Path, props: dict[str, Any]) -> Path:
 
 def generate_host_keys(upper: Path, props: dict[str, Any]) -> None:
     """Fresh SSH host keys for this host, made with the controller's ssh-keygen."""
-    ssh_dir = _mkdirs_like(upper, Path(props["rootfs"]), "etc/ssh", (0, 0, 0o755))
+    ssh_dir = _mkdirs_like(upper, props, "etc/ssh", (0, 0, 0o755))
     running = [
         subprocess.Popen(
             [
@@ -359,13 +390,12 @@ def generate_host_keys(upper: Path, props: dict[str, Any]) -> None:
 
 def write_upper(upper: Path, props: dict[str, Any]) -> None:
     """Everything that makes a copy of the image this host, written before first boot."""
-    rootfs = Path(props["rootfs"])
-    etc = _mkdirs_like(upper, rootfs, "etc", (0, 0, 0o755))
+    etc = _mkdirs_like(upper, props, "etc", (0, 0, 0o755))
     _write(etc / "hostname", render_hostname(props))
     _write(etc / "hosts", render_hosts(props))
     _write(etc / "machine-id", f"{uuid.uuid4().hex}\n", 0o444)
     _write(etc / "resolv.conf", render_resolv(props))
-    network = _mkdirs_like(upper, rootfs, str(Path(NETWORK_FILE).parent), (0, 0, 0o755))
+    network = _mkdirs_like(upper, props, str(Path(NETWORK_FILE).parent), (0, 0, 0o755))
     _write(network / Path(NETWORK_FILE).name, render_network(props))
     generate_host_keys(upper, props)
     write_authorized_key(upper, props)
@@ -381,11 +411,12 @@ def mounts_under(directory: Path) -> list[Path]:
     return sorted(found, key=lambda p: len(p.parts), reverse=True)
 
 
-def mount_overlay(directory: Path, rootfs: str) -> None:
+def mount_overlay(directory: Path, lowers: list[Path]) -> None:
     merged = directory / MERGED
     if os.path.ismount(merged):
         return
-    options = f"lowerdir={rootfs},upperdir={directory / UPPER},workdir={directory / WORK}"
+    lowerdir = ":".join(str(p) for p in lowers)
+    options = f"lowerdir={lowerdir},upperdir={directory / UPPER},workdir={directory / WORK}"
     result = subprocess.run(
         ["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
         capture_output=True,
@@ -546,7 +577,7 @@ def wait_for_ssh(directory: Path, props: dict[str, Any], timeout: float | None =
 
 def power_on(directory: Path, props: dict[str, Any]) -> float:
     """Mount the overlay, start the supervisor, wait for ssh; returns seconds to ssh."""
-    mount_overlay(directory, props["rootfs"])
+    mount_overlay(directory, lower_dirs(props))
     supervisor.launch(directory)
     return wait_for_ssh(directory, props)
 
@@ -597,7 +628,12 @@ def preflight(props: dict[str, Any]) -> None:
     rootfs = Path(props["rootfs"])
     if not (rootfs / "sbin/init").exists() and not (rootfs / "lib/systemd/systemd").exists():
         raise MachineError(f"rootfs {rootfs} has no init: is it an image root?")
-    admin_account(rootfs, props["admin_user"])
+    for layer in props.get("layers") or []:
+        if not Path(layer).is_dir():
+            raise MachineError(
+                f"image layer {layer} does not exist: `regionstack image build` makes it"
+            )
+    admin_account(props, props["admin_user"])
     if not Path("/sys/class/net", props["bridge"], "bridge").is_dir():
         raise MachineError(
             f"bridge {props['bridge']} does not exist: the region's Network creates it"
@@ -700,7 +736,7 @@ class MachineProvider(ResourceProvider):
         root = directory / (MERGED if os.path.ismount(directory / MERGED) else UPPER)
         if olds.get("admin_user") not in (None, props["admin_user"]):
             with contextlib.suppress(MachineError, OSError):
-                old_home = admin_account(Path(props["rootfs"]), olds["admin_user"]).home
+                old_home = admin_account(props, olds["admin_user"]).home
                 (root / old_home.lstrip("/") / ".ssh/authorized_keys").unlink(missing_ok=True)
         write_authorized_key(root, props)
         if not running:
@@ -724,6 +760,7 @@ class Machine(Resource, module="local", name="Machine"):
     ssh_host_ed25519_public_key: pulumi.Output[str]
     state_dir: pulumi.Output[str]
     running: pulumi.Output[bool]
+    layers: pulumi.Output[list[str]]
 
     def __init__(
         self, name: str, args: MachineInputs, opts: pulumi.ResourceOptions | None = None

@@ -36,7 +36,7 @@ def test_validate_valid_configuration(
     argv = ["--config", str(config_dir), "validate"]
     code, out, _ = run(capsys, *(argv if config_first else argv[2:] + argv[:2]))
     assert code == 0
-    assert "configuration is valid: 4 region(s)" in out
+    assert "configuration is valid: 5 region(s)" in out
 
 
 def test_validate_json_of_a_valid_configuration(
@@ -147,7 +147,7 @@ def test_render_check_passes_on_the_sample(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(capsys, "--config", str(config_dir), "render", "--check")
-    assert (code, out.strip()) == (0, "all 4 stack file(s) are current")
+    assert (code, out.strip()) == (0, "all 5 stack file(s) are current")
 
 
 def test_render_check_fails_listing_stale_files(
@@ -159,7 +159,7 @@ def test_render_check_fails_listing_stale_files(
     assert f"stale: {config_dir / 'Pulumi.chunan.yaml'}" in err
     assert "Pulumi.hangzhou.yaml" not in err
     code, out, _ = run(capsys, "--config", str(config_dir), "render")
-    assert (code, out.strip()) == (0, "wrote 1 stack file(s); 3 already current")
+    assert (code, out.strip()) == (0, "wrote 2 stack file(s); 3 already current")
     assert run(capsys, "--config", str(config_dir), "render", "--check")[0] == 0
 
 

@@ -58,7 +58,7 @@ def test_size_override_resolves_the_new_size(config_dir: Path) -> None:
     ("key", "parent", "ancestors", "children"),
     [
         ("chunan", "330100", ["330100", "330000"], []),
-        ("hangzhou", "330000", ["330000"], ["330127"]),
+        ("hangzhou", "330000", ["330000"], ["330122", "330127"]),
         ("zhejiang", None, [], ["330100"]),
         ("ningxia", None, [], []),
     ],
@@ -83,7 +83,12 @@ def test_parent_is_named_by_code_name_and_stack(sample_fleet: Fleet) -> None:
 
 def test_local_target(sample_fleet: Fleet) -> None:
     target = effective_config(sample_fleet, sample_fleet.region("chunan"))["target"]
-    assert target == {"kind": "local", "cidr": "10.203.2.0/24"}
+    assert target == {"kind": "local", "cidr": "10.203.2.0/24", "image": "baked"}
+
+
+def test_a_local_region_may_stay_on_the_bare_image(sample_fleet: Fleet) -> None:
+    target = effective_config(sample_fleet, sample_fleet.region("tonglu"))["target"]
+    assert target == {"kind": "local", "cidr": "10.203.3.0/24", "image": "bare"}
 
 
 def test_aws_target_takes_its_availability_zones_from_the_tier(sample_fleet: Fleet) -> None:

@@ -16,7 +16,13 @@ def test_sample_is_valid(sample_dir: Path) -> None:
     fleet, report = validate(sample_dir)
     assert report.ok, report.to_text()
     assert fleet is not None
-    assert sorted(r.stack for r in fleet.regions) == ["chunan", "hangzhou", "ningxia", "zhejiang"]
+    assert sorted(r.stack for r in fleet.regions) == [
+        "chunan",
+        "hangzhou",
+        "ningxia",
+        "tonglu",
+        "zhejiang",
+    ]
 
 
 @pytest.mark.parametrize(("code", "stack"), [("330127", "chunan"), ("640000", "ningxia")])

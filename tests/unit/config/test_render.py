@@ -13,7 +13,7 @@ from infra.config.loader import load_fleet
 from infra.config.render import render, stack_file
 from tests.unit.config.cases import apply_patch
 
-SAMPLE_STACKS = ("chunan", "hangzhou", "ningxia", "zhejiang")
+SAMPLE_STACKS = ("chunan", "hangzhou", "ningxia", "tonglu", "zhejiang")
 SALT = "encryptionsalt: v1:Zm9vYmFyYmF6:v1:cXV4cXV4cXV4:c2FsdHNhbHQ=\n"
 
 
@@ -58,16 +58,19 @@ def test_check_passes_after_render(config_dir: Path) -> None:
     ("patch", "stale"),
     [
         ({"file": "standard.yaml", "set": {"log_retention_days": 365}}, SAMPLE_STACKS),
-        ({"file": "tiers/county.yaml", "set": {"host_groups.portal.count": 2}}, ("chunan",)),
+        (
+            {"file": "tiers/county.yaml", "set": {"host_groups.portal.count": 2}},
+            ("chunan", "tonglu"),
+        ),
         # availability zones matter only to aws regions
         ({"file": "tiers/province.yaml", "set": {"availability_zones": 3}}, ("ningxia",)),
         (
             {"file": "regions/33-zhejiang.yaml", "set": {"regions[1].name": "杭州"}},
-            ("chunan", "hangzhou"),
+            ("chunan", "hangzhou", "tonglu"),
         ),
         pytest.param(
             {"file": "regions/33-zhejiang.yaml", "set": {"regions[1].local.cidr": "10.203.9.0/24"}},
-            ("chunan", "hangzhou", "zhejiang"),
+            ("chunan", "hangzhou", "tonglu", "zhejiang"),
             id="parent-network-renumbered",
         ),
     ],

@@ -186,7 +186,11 @@ def test_denied_samples_cover_the_near_misses(fleet: Fleet, standard: Standard) 
 def test_federation_rules_name_only_first_exchanges(fleet: Fleet, standard: Standard) -> None:
     county, city, province = (plan_of(fleet, s) for s in SAMPLES)
     assert county.parent_exchange == address(city, "data_exchange")
-    assert city.child_exchanges == (address(county, "data_exchange"),)
+    tonglu = plan_of(fleet, "tonglu")  # the city's second county
+    assert set(city.child_exchanges) == {
+        address(county, "data_exchange"),
+        address(tonglu, "data_exchange"),
+    }
 
     def federation(plan: RegionPlan) -> set[tuple[str, str]]:
         return {
@@ -199,6 +203,7 @@ def test_federation_rules_name_only_first_exchanges(fleet: Fleet, standard: Stan
     assert federation(city) == {
         (address(city, "data_exchange"), city.parent_exchange),
         (address(county, "data_exchange"), address(city, "data_exchange")),
+        (address(tonglu, "data_exchange"), address(city, "data_exchange")),
     }
     assert federation(province) == {
         (address(city, "data_exchange"), address(province, "data_exchange"))

@@ -51,6 +51,7 @@ def make_props(rootfs: Path | str = "/images/base/rootfs", **changes: Any) -> di
         "gateway": "10.30.1.1",
         "bridge": "rs330100",
         "rootfs": str(rootfs),
+        "layers": [],
         "state_root": "/var/lib/regionstack/local",
         "admin_user": "rsadmin",
         "admin_public_key": KEY,
@@ -168,7 +169,25 @@ def test_home_missing_in_the_image_is_made_for_the_admin(tmp_path: Path, rootfs:
 
 def test_admin_missing_from_the_image_is_refused(rootfs: Path) -> None:
     with pytest.raises(MachineError, match="user 'ghost' does not exist"):
-        machine.admin_account(rootfs, "ghost")
+        machine.admin_account(make_props(rootfs), "ghost")
+
+
+def test_a_layer_s_files_shadow_the_image_s(tmp_path: Path, rootfs: Path) -> None:
+    layer = tmp_path / "layer"
+    (layer / "etc").mkdir(parents=True)
+    (layer / "etc/passwd").write_text(
+        (rootfs / "etc/passwd").read_text() + "layered:x:1002:1002::/home/layered:/bin/sh\n"
+    )
+    props = make_props(rootfs, layers=[str(layer)])
+    assert machine.lower_dirs(props) == [layer, rootfs]
+    assert machine.admin_account(props, "layered").uid == 1002
+    assert machine.in_image(props, "etc/hostname") == rootfs / "etc/hostname"
+
+
+def test_layer_paths_are_judged_like_the_rootfs(rootfs: Path) -> None:
+    found = dict(machine.problems(make_props(rootfs, layers=["relative/path", "/a:b"])))
+    assert "layers" in found and "absolute paths" in found["layers"]
+    assert "layers" not in dict(machine.problems(make_props(rootfs, layers=["/ok/layer"])))
 
 
 def test_console_tail_is_plain_text(tmp_path: Path) -> None:
@@ -244,7 +263,7 @@ def test_prefix_length_as_float_is_no_change() -> None:
 @pytest.mark.parametrize("key", machine.REPLACE_KEYS)
 def test_identity_or_disk_change_replaces(key: str) -> None:
     news = make_props()
-    news[key] = 23 if key == "prefix_length" else f"{news[key]}x"
+    news[key] = {"prefix_length": 23, "layers": ["/other/layer"]}.get(key, f"{news[key]}x")
     result = MachineProvider().diff("id", outs(), news)
     assert (result.changes, result.replaces, result.delete_before_replace) == (True, [key], True)
 
@@ -258,6 +277,7 @@ def test_replace_keys_are_the_identity_and_the_disk() -> None:
         "gateway",
         "bridge",
         "rootfs",
+        "layers",
         "state_root",
         "dns_domain",
     }

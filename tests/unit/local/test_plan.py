@@ -58,7 +58,12 @@ def test_federation_addresses_link_child_and_parent(sample_fleet: Fleet) -> None
     county = plan_region(sample_fleet, sample_fleet.region("chunan"))
     province = plan_region(sample_fleet, sample_fleet.region("zhejiang"))
     assert county.parent_exchange == city.hosts_of("data_exchange")[0].address
-    assert city.child_exchanges == (county.hosts_of("data_exchange")[0].address,)
+    assert county.hosts_of("data_exchange")[0].address in city.child_exchanges
+    tonglu = plan_region(sample_fleet, sample_fleet.region("tonglu"))
+    assert set(city.child_exchanges) == {
+        tonglu.hosts_of("data_exchange")[0].address,
+        county.hosts_of("data_exchange")[0].address,
+    }
     assert city.parent_exchange == province.hosts_of("data_exchange")[0].address
     assert province.parent_exchange is None
 

@@ -31,7 +31,7 @@ from tests.unit.snapshots import snapshot_diff
 
 ROOT = Path(__file__).resolve().parents[3]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
-LOCAL_STACKS = ["zhejiang", "hangzhou", "chunan"]
+LOCAL_STACKS = ["zhejiang", "hangzhou", "chunan", "tonglu"]
 DYNAMIC = "pulumi-python:dynamic:Resource"
 PROVIDER_KEY = "__provider"
 # What a parent's stack exports as child_ca_<code> (read through the StackReference).
@@ -45,12 +45,14 @@ class LocalMocks(pulumi.runtime.Mocks):
         outputs = dict(args.inputs)
         if args.typ == "pulumi:pulumi:StackReference":
             # Every child_ca_<code> a parent could export; the program reads its own.
-            codes = ["330000", "330100", "330127"]
+            codes = ["330000", "330100", "330122", "330127"]
             outputs["outputs"] = {f"child_ca_{code}": PARENT_ISSUED for code in codes}
         outputs.setdefault("rootfs", "/cache/rootfs")
         outputs.setdefault("public_key", "ssh-ed25519 AAAA test")
         outputs.setdefault("private_key", "PRIVATE")
         outputs.setdefault("ssh_host_ed25519_public_key", "ssh-ed25519 BBBB host")
+        if "digests" in outputs:  # the image layers: each one's lowerdir in the cache
+            outputs["roots"] = {name: f"/cache/layers/{name}" for name in outputs["digests"]}
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
