@@ -9,7 +9,12 @@ marker:
   without routing. The kernel has no bridge conntrack, so each flow is accepted in both
   directions statelessly: the request to the destination port, and the reply from it
   unless it opens a connection (a bare SYN), so a server cannot use its service port as
-  a source to reach its clients.
+  a source to reach its clients. Before that, its `prerouting` chain binds every host's
+  bridge port (named by infra/local/ports.py) to the host: a frame entering the bridge
+  from a host's port must carry the host's pinned MAC, be IPv4 or ARP, and carry the
+  host's IPv4 address as its source (in ARP: as the sender), or it is dropped - whether
+  it would be forwarded to another host or delivered to the gateway. Without this the
+  flow rules, which judge by address, would take a guest's word for who it is.
 * `table inet` - traffic to, from and through the controller: `input` (hosts to the
   gateway services), `output` (the controller playing citizens, administrators and the
   call centre), `forward` (federation between a region's exchange and its parent's, and
@@ -37,6 +42,7 @@ from typing import Literal
 from infra.config.schema import COMPONENTS, OUTSIDE_ENDPOINTS, PARENT_PREFIX, Flow, Standard
 from infra.local.gateway_services import GATEWAY_PORTS
 from infra.local.plan import RegionPlan
+from infra.local.ports import guest_mac, port_name
 
 # The outside parties the controller plays on the local target.
 GATEWAY_ENDPOINTS = tuple(e for e in OUTSIDE_ENDPOINTS if e != "all_hosts")
@@ -138,11 +144,40 @@ def _set(values: Iterable[object]) -> str:
     return "{ " + ", ".join(str(v) for v in values) + " }"
 
 
+def _binding_rules(plan: RegionPlan) -> list[str]:
+    """Per host, what its bridge port admits: its MAC, IPv4 and ARP, its address."""
+    lines = []
+    for host in sorted(plan.hosts, key=lambda h: IPv4Address(h.address)):
+        port = f'iifname "{port_name(plan.stack, host.name)}"'
+        mac, address = guest_mac(plan.stack, host.name), host.address
+        lines += [
+            f"\t\t{port} ether saddr != {mac} counter drop "
+            f'comment "binding: {host.name} sends from its own MAC only"',
+            f"\t\t{port} ether type != {{ ip, arp }} counter drop "
+            f'comment "binding: {host.name} sends IPv4 and ARP only"',
+            f"\t\t{port} ip saddr != {address} counter drop "
+            f'comment "binding: {host.name} sends from {address} only"',
+            f"\t\t{port} arp saddr ip != {address} counter drop "
+            f'comment "binding: {host.name} claims {address} only"',
+            f"\t\t{port} arp saddr ether != {mac} counter drop "
+            f'comment "binding: {host.name} claims its own MAC only"',
+        ]
+    return lines
+
+
 def _bridge_table(plan: RegionPlan, rules: list[Rule], tag: str) -> list[str]:
     cidr = plan.cidr
     lines = [
         f"table bridge {plan.table} {{",
         f'\tcomment "{tag}"',
+        "",
+        "\t# Every frame a host's port brings into the bridge, forwarded or for the gateway;",
+        "\t# the gateway's own frames leave by the output hook and are not judged here. A",
+        "\t# port name is unique on the controller, so matching it needs no bridge name.",
+        "\tchain prerouting {",
+        "\t\ttype filter hook prerouting priority filter; policy accept;",
+        *_binding_rules(plan),
+        "\t}",
         "",
         "\t# Frames one host of the region sends another. Without CONFIG_NFT_BRIDGE_META the",
         "\t# chain cannot match its bridge by name (meta ibrname), and this hook sees every",

@@ -1,8 +1,10 @@
-"""`regionstack image …`: build, inspect and prune the cached base image of local machines.
+"""`regionstack image …`: build, inspect and prune the cached base image of local machines
+and the image layers baked on it (infra/local/layers/) for this checkout's roles.
 
 Exit codes as in infra/cli.py: 0 success; 1 the operation failed (a build error, an image
-kept because machines use it); 2 the controller cannot build yet (not root, debootstrap
-missing, no mirror, disk full), with what to do in the message.
+or layer kept because machines use it, an invalid configuration); 2 the controller cannot
+build yet (not root, debootstrap missing, no mirror, disk full), with what to do in the
+message.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
+from infra.config.loader import load_fleet
+from infra.config.problems import ConfigInvalid
 from infra.local.image import (
     ImageError,
     ImageInUseError,
@@ -21,6 +26,14 @@ from infra.local.image import (
     prune_images,
     recipe_digest,
 )
+from infra.local.layers import cache as layer_cache
+from infra.local.layers.build import current_digests, ensure_layers
+from infra.local.layers.errors import LayerError
+from infra.local.layers.prune import prune_layers
+from infra.local.layers.status import layer_status
+
+# The checkout whose roles the layers are baked from, as `pulumi up` from it bakes them.
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -40,15 +53,31 @@ def _guarded(handler: Handler) -> Handler:
         except ImagePreflightError as err:
             print(f"regionstack image: {err}", file=sys.stderr)
             return EXIT_USAGE
-        except (ImageError, OSError) as err:
+        except (ImageError, LayerError, ConfigInvalid, OSError) as err:
             print(f"regionstack image: {err}", file=sys.stderr)
             return EXIT_FAILED
 
     return run
 
 
+def checkout_digests() -> dict[str, str]:
+    """Every layer's digest for the checkout's roles and its national standard."""
+    fleet = load_fleet(CHECKOUT / "stacks")
+    return current_digests(CHECKOUT, fleet.standard_data)
+
+
+def build_layers() -> list[Path]:
+    """The checkout's layers, cached or built; the root (lowerdir) of each."""
+    fleet = load_fleet(CHECKOUT / "stacks")
+    layers = ensure_layers(CHECKOUT, fleet.standard, fleet.standard_data)
+    return [layer.root for layer in layers.values()]
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    print(build_image(force=args.force))
+    print(build_image(force=args.force), flush=True)
+    if not args.base_only:
+        for root in build_layers():
+            print(root)
     return EXIT_OK
 
 
@@ -59,27 +88,54 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"no images in {images_dir()}; `regionstack image build` builds the current one "
             f"({recipe_digest()[:12]})"
         )
+    else:
+        print(f"{'IMAGE':<18} {'STATE':<10} {'SIZE':>9}  {'BUILT':<25} IN USE BY")
+        for info in images:
+            state = "current" if info.current else "stale" if info.complete else "incomplete"
+            users = ", ".join(info.in_use_by) or "-"
+            print(
+                f"{info.name:<18} {state:<10} {_size(info.size_bytes):>9}  "
+                f"{info.built_at or '-':<25} {users}"
+            )
+    layers = layer_status(checkout_digests())
+    if not layers:
+        print(f"no layers in {layer_cache.layers_dir()}; `regionstack image build` bakes them")
         return EXIT_OK
-    print(f"{'IMAGE':<18} {'STATE':<10} {'SIZE':>9}  {'BUILT':<25} IN USE BY")
-    for info in images:
-        state = "current" if info.current else "stale" if info.complete else "incomplete"
-        users = ", ".join(info.in_use_by) or "-"
+    print()
+    print(f"{'LAYER':<34} {'STATE':<10} {'SIZE':>9}  {'BUILT':<25} {'TOOK':>6}  IN USE BY")
+    for layer in layers:
+        took = f"{layer.build_seconds:.0f} s" if layer.build_seconds is not None else "-"
         print(
-            f"{info.name:<18} {state:<10} {_size(info.size_bytes):>9}  "
-            f"{info.built_at or '-':<25} {users}"
+            f"{layer.dir_name:<34} {'current' if layer.current else 'stale':<10} "
+            f"{_size(layer.size_bytes):>9}  {layer.built_at or '-':<25} {took:>6}  "
+            f"{', '.join(layer.in_use_by) or '-'}"
         )
     return EXIT_OK
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    try:
-        removed = prune_images(keep_current=not args.all)
-    except ImageInUseError as err:
-        for path in err.removed:
-            print(f"removed {path}")
-        raise
+    """Images first, then layers; one kept in use does not stop the rest from going."""
+    removed: list[Path] = []
+    refused: list[str] = []
+
+    def images() -> list[Path]:
+        return prune_images(keep_current=not args.all)
+
+    def layers() -> list[Path]:
+        return prune_layers(checkout_digests(), keep_current=not args.all)
+
+    for prune in (images, layers):
+        try:
+            removed += prune()
+        except ImageInUseError as err:
+            removed += err.removed
+            refused.append(str(err))
     for path in removed:
         print(f"removed {path}")
+    for message in refused:
+        print(f"regionstack image: {message}", file=sys.stderr)
+    if refused:
+        return EXIT_FAILED
     if not removed:
         print("nothing to prune")
     return EXIT_OK
@@ -92,7 +148,10 @@ def add_image_commands(
 
     Each leaf sets `handler` (args -> exit code), as every command of infra/cli.py does.
     """
-    help_text = "build, inspect and prune the cached base image of local machines"
+    help_text = (
+        "build, inspect and prune the cached base image of local machines and the image "
+        "layers baked on it"
+    )
     image = subparsers.add_parser("image", help=help_text, description=help_text)
     commands = image.add_subparsers(dest="image_command", required=True, metavar="ACTION")
 
@@ -101,13 +160,33 @@ def add_image_commands(
         sub.set_defaults(handler=_guarded(handler))
         return sub
 
-    build = add("build", cmd_build, "build the current image unless cached; print its rootfs")
-    build.add_argument(
-        "--force", action="store_true", help="rebuild even if cached (refused while in use)"
+    build = add(
+        "build",
+        cmd_build,
+        "build the current image and the checkout's layers unless cached; print the image's "
+        "rootfs, then each layer's root",
     )
-    add("status", cmd_status, "list cached images: current or stale, size, build time, users")
-    prune = add("prune", cmd_prune, "remove stale images and leftovers of interrupted builds")
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild the base image even if cached (refused while in use)",
+    )
+    build.add_argument(
+        "--base-only", action="store_true", help="build the base image only, not the layers"
+    )
+    add(
+        "status",
+        cmd_status,
+        "list cached images and layers: current or stale, size, build time, users",
+    )
+    prune = add(
+        "prune",
+        cmd_prune,
+        "remove stale images and layers not in use, and leftovers of interrupted builds",
+    )
     prune.add_argument(
-        "--all", action="store_true", help="remove the current image too (unless in use)"
+        "--all",
+        action="store_true",
+        help="remove the current image and layers too (unless in use)",
     )
     return image

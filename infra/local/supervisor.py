@@ -18,6 +18,14 @@ is), moves itself into the machine's cgroups (infra/local/cgroups.py), and runs
 Whenever nspawn has exited, the supervisor kills whatever is left in the machine's cgroups
 before it starts nspawn again or exits: a killed nspawn leaves its guest running, orphaned.
 
+The network: nspawn gives the guest a private network namespace and nothing else; once the
+guest's PID 1 exists the supervisor creates the veth pair itself - the bridge port named
+by infra/local/ports.py on the controller, `host0` with the host's pinned MAC in the guest -
+and attaches the port to the region bridge. nspawn's own `--network-bridge` names its port
+`vb-<machine>` cut to 15 characters and gives the guest a MAC of its choosing; the region's
+firewall binds each port to its host's address and MAC, so both must be known from the
+plan. The pair lives in the guest's namespace and goes with it.
+
 Files in the state dir: `machine.json` (written by the resource: what to run),
 `console.log` (the guest's console and the supervisor's own lines), and the pid files
 `supervisor.pid`, `nspawn.pid`, `leader.pid` (the guest's PID 1). A pid file alone proves
@@ -42,6 +50,7 @@ from types import FrameType
 
 import infra
 from infra.local import cgroups
+from infra.local.ports import guest_mac, port_name
 from infra.local.proc import PROC, cmdline, read_pid, status_field, write_pid
 
 MODULE = "infra.local.supervisor"
@@ -67,6 +76,7 @@ CONSOLE_LOG_MAX_BYTES = 4 * 1024**2  # rotated once at start: a log per power-on
 @dataclass(frozen=True)
 class SupervisorConfig:
     name: str  # the machine name, also the hostname and the cgroup suffix
+    stack: str
     bridge: str
     state_dir: Path
 
@@ -74,10 +84,23 @@ class SupervisorConfig:
     def merged(self) -> Path:
         return self.state_dir / MERGED
 
+    @property
+    def port(self) -> str:
+        return port_name(self.stack, self.name)
+
+    @property
+    def mac(self) -> str:
+        return guest_mac(self.stack, self.name)
+
 
 def load_config(state_dir: Path) -> SupervisorConfig:
     data = json.loads((state_dir / CONFIG_NAME).read_text())
-    return SupervisorConfig(name=str(data["name"]), bridge=str(data["bridge"]), state_dir=state_dir)
+    return SupervisorConfig(
+        name=str(data["name"]),
+        stack=str(data["stack"]),
+        bridge=str(data["bridge"]),
+        state_dir=state_dir,
+    )
 
 
 def nspawn_argv(config: SupervisorConfig) -> list[str]:
@@ -90,18 +113,48 @@ def nspawn_argv(config: SupervisorConfig) -> list[str]:
     console.log, which also gives a failed boot's error its most useful lines.
     No `--capability=` or `--system-call-filter=`: the guest's systemd, networkd, sshd
     and journald boot with nspawn's defaults. `--register=no` and `--keep-unit` because
-    there is no systemd-machined or host systemd to talk to.
+    there is no systemd-machined or host systemd to talk to. `--private-network`: the
+    supervisor adds the guest's link itself (`port_argvs`).
     """
     return [
         "systemd-nspawn",
         "--boot",
         "--register=no",
         "--keep-unit",
-        f"--network-bridge={config.bridge}",
+        "--private-network",
         "--console=read-only",
         f"--directory={config.merged}",
         f"--machine={config.name}",
     ]
+
+
+def port_argvs(config: SupervisorConfig, leader: int) -> list[list[str]]:
+    """The `ip` commands that give the guest whose PID 1 is `leader` its link: a veth
+    pair, the port on the controller and `host0` with the pinned MAC in the guest, then the
+    port on the region bridge, brought up once it is there."""
+    return [
+        [
+            *("ip", "link", "add", config.port, "type", "veth"),
+            *("peer", "name", "host0", "address", config.mac, "netns", str(leader)),
+        ],
+        ["ip", "link", "set", config.port, "master", config.bridge],
+        ["ip", "link", "set", config.port, "up"],
+    ]
+
+
+def attach_port(config: SupervisorConfig, leader: int) -> str | None:
+    """Create and attach the guest's link; the error, or None when it worked.
+
+    A port of the same name is deleted first: it can only be this machine's (the name is
+    a hash of stack and machine), left by a guest whose namespace the kernel has not
+    finished tearing down - namespaces are freed asynchronously, after a reboot too.
+    """
+    subprocess.run(["ip", "link", "del", config.port], capture_output=True, check=False)
+    for argv in port_argvs(config, leader):
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            return f"{' '.join(argv)}: {result.stderr.strip()}"
+    return None
 
 
 # --- processes and pid files ---------------------------------------------------------
@@ -319,6 +372,14 @@ class Supervisor:
                 pass
             if leader is None and (leader := find_leader(self.child.pid)) is not None:
                 write_pid(self._pid_file(LEADER_PID), leader)
+                error = attach_port(self.config, leader)
+                if error:
+                    # A guest without its link would pass for running: power it off, so
+                    # the Machine resource fails with this line in its console tail.
+                    log(f"cannot attach the guest to {self.config.bridge}: {error}")
+                    self._forward_stop()
+                else:
+                    log(f"port {self.config.port} on {self.config.bridge}, {self.config.mac}")
             if self.stop_requested and not stop_noticed:
                 stop_noticed = True
                 log("stop requested: systemd-nspawn asks the guest to power off")

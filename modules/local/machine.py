@@ -640,7 +640,7 @@ def preflight(props: dict[str, Any]) -> None:
         )
     if not cgroups.hierarchies():
         raise MachineError("no name=systemd or cgroup2 hierarchy is mounted on the controller")
-    for tool in ("systemd-nspawn", "ssh-keygen", "ssh-keyscan", "mount", "journalctl"):
+    for tool in ("systemd-nspawn", "ip", "ssh-keygen", "ssh-keyscan", "mount", "journalctl"):
         if shutil.which(tool) is None:
             raise MachineError(f"{tool} is not installed on the controller")
 

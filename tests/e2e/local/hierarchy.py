@@ -1,8 +1,9 @@
 """The sample hierarchy deployed for real, for the e2e suites that need one.
 
-Province 浙江省 (zhejiang), city 杭州市 (hangzhou), county 淳安县 (chunan) go up top down
-(each region's CA is issued by its parent's stack) in a sandbox copy of the project with
-its own file backend and state root, and come down bottom up. The lifecycle suite deploys
+Province 浙江省 (zhejiang), city 杭州市 (hangzhou), counties 淳安县 (chunan) and 桐庐县
+(tonglu) go up top down (each region's CA is issued by its parent's stack) in a sandbox copy
+of the project with its own file backend and state root, and come down bottom up. The
+sandbox shares the controller's caches (base image, image layers, packages). The lifecycle suite deploys
 them without configuration (the target itself); the configured suite runs the roles.
 """
 
@@ -24,8 +25,13 @@ from infra.local import cgroups
 from infra.local.plan import RegionPlan, plan_region
 from tests.e2e.conftest import ROOT, PulumiProject, make_project
 
-STACKS = ("zhejiang", "hangzhou", "chunan")  # province, city, county: top down
-COUNTY = STACKS[-1]
+# Province, city and two counties, top down. Every region boots from the image layers but
+# 桐庐县 (tonglu), which stays on the bare image (`local.image: bare`): the proof that every
+# role still converges from nothing, and the county the baked one is compared with.
+STACKS = ("zhejiang", "hangzhou", "chunan", "tonglu")
+COUNTY = "chunan"
+BARE_COUNTY = "tonglu"
+BAKED_STACKS = tuple(s for s in STACKS if s != BARE_COUNTY)
 FLEET = load_fleet(ROOT / "stacks")
 PLANS = {stack: plan_region(FLEET, FLEET.region(stack)) for stack in STACKS}
 # A configured province takes ~6 min warm; a cold apt cache can double it.

@@ -31,6 +31,7 @@ import pytest
 from infra.local import cgroups
 from infra.local import supervisor as sv
 from infra.local.image import ADMIN_USER, ensure_image
+from infra.local.ports import port_name
 from modules.local import machine
 from modules.local.machine import MachineError, MachineProvider
 
@@ -46,8 +47,8 @@ BRIDGE = "rstest0"
 NETWORK = ipaddress.IPv4Network("10.250.99.0/24")
 GATEWAY = "10.250.99.1"
 STACK = "rstest"
-# Names longer than nspawn's veth names allow (vb- + 12 characters) and sharing a prefix:
-# nspawn must hash them apart, or the second machine cannot get its veth.
+# Names longer than a link name allows (15 characters) and sharing a prefix: the port
+# names of infra/local/ports.py must tell them apart, or the second machine gets no port.
 MACHINES = {"rstest-machine-a": "10.250.99.10", "rstest-machine-b": "10.250.99.11"}
 PULUMI_MACHINE = ("rstest-pulumi-c", "10.250.99.12")
 UNDONE_MACHINE = ("rstest-undone-d", "10.250.99.13")
@@ -487,7 +488,9 @@ def test_delete_leaves_nothing(machines: dict[str, Booted], work: Path) -> None:
         assert leftovers(name, work / "state") == {}, name
         provider.delete(f"{STACK}:{name}", dict(one.outs))  # idempotent
         assert provider.read(f"{STACK}:{name}", dict(one.outs)).id == ""
-    assert not [p for p in sh("ip", "-o", "link").stdout.splitlines() if "vb-rstest" in p]
+    ports = {port_name(STACK, name) for name in machines}
+    links = sh("ip", "-o", "link").stdout.splitlines()
+    assert not [line for line in links if any(port in line for port in ports)]
     assert [path for path in runtime_files if path.exists()] == []
 
 

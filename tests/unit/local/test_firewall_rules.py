@@ -24,6 +24,7 @@ from infra.local.firewall_rules import (
 )
 from infra.local.gateway_services import GATEWAY_PORTS
 from infra.local.plan import RegionPlan, plan_region
+from infra.local.ports import guest_mac, port_name
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ("chunan", "hangzhou", "zhejiang")  # county, city, province
@@ -240,6 +241,72 @@ def test_anti_spoofing_and_default_drops(fleet: Fleet, standard: Standard) -> No
     assert (
         f'oifname "{plan.bridge}" counter drop comment "nothing else enters the region"' in forward
     )
+
+
+def bridge_chain(text: str, chain: str) -> str:
+    bridge_table = text.split("\ntable bridge ")[1].split("\ntable inet ")[0]
+    return bridge_table.split(f"chain {chain} {{")[1].split("\t}\n")[0]
+
+
+_BINDING = re.compile(r'^\t\tiifname "(\S+)" (.*) counter drop comment "binding: (\S+) (.*)"$')
+
+
+@pytest.mark.parametrize("stack", SAMPLES)
+def test_every_host_port_is_bound_to_its_host(fleet: Fleet, standard: Standard, stack: str) -> None:
+    plan = plan_of(fleet, stack)
+    prerouting = bridge_chain(render_ruleset(plan, standard), "prerouting")
+    rules = [
+        line
+        for line in prerouting.splitlines()
+        if line.startswith("\t\t") and not line.startswith("\t\ttype filter")
+    ]
+    matched = [_BINDING.match(line) for line in rules]
+    assert all(matched), f"{stack}: not a binding rule: {rules[matched.index(None)]}"
+    by_port: dict[str, list[tuple[str, str]]] = {}
+    for m in matched:
+        assert m is not None
+        by_port.setdefault(m[1], []).append((m[2], m[3]))
+    assert set(by_port) == {port_name(stack, h.name) for h in plan.hosts}, stack
+    for host in plan.hosts:
+        mac, port = guest_mac(stack, host.name), port_name(stack, host.name)
+        assert by_port[port] == [
+            (f"ether saddr != {mac}", host.name),
+            ("ether type != { ip, arp }", host.name),
+            (f"ip saddr != {host.address}", host.name),
+            (f"arp saddr ip != {host.address}", host.name),
+            (f"arp saddr ether != {mac}", host.name),
+        ], f"{stack}: port {port} of {host.name}"
+
+
+def test_county_binding_rules(fleet: Fleet, standard: Standard) -> None:
+    plan = plan_of(fleet, "chunan")
+    text = render_ruleset(plan, standard)
+    prerouting = bridge_chain(text, "prerouting")
+    port, mac = port_name("chunan", "chunan-portal-1"), guest_mac("chunan", "chunan-portal-1")
+    assert "\t\ttype filter hook prerouting priority filter; policy accept;\n" in prerouting
+    assert (
+        f'iifname "{port}" ip saddr != 10.203.2.2 counter drop '
+        'comment "binding: chunan-portal-1 sends from 10.203.2.2 only"'
+    ) in prerouting
+    assert (
+        f'iifname "{port}" arp saddr ip != 10.203.2.2 counter drop '
+        'comment "binding: chunan-portal-1 claims 10.203.2.2 only"'
+    ) in prerouting
+    assert (
+        f'iifname "{port}" ether saddr != {mac} counter drop '
+        'comment "binding: chunan-portal-1 sends from its own MAC only"'
+    ) in prerouting
+    # The gateway's own frames come from the bridge device, never through a host's port,
+    # and the flow rules still judge whatever the binding lets through.
+    assert plan.bridge not in prerouting
+    assert "binding:" not in bridge_chain(text, "forward")
+    assert 'comment "flow: portal-to-data-exchange"' in bridge_chain(text, "forward")
+
+
+def test_a_region_without_hosts_binds_no_port(fleet: Fleet, standard: Standard) -> None:
+    plan = dataclasses.replace(plan_of(fleet, "chunan"), hosts=())
+    prerouting = bridge_chain(render_ruleset(plan, standard), "prerouting")
+    assert "iifname" not in prerouting
 
 
 def test_endpoint_without_local_meaning_is_refused(standard: Standard, fleet: Fleet) -> None:

@@ -4,6 +4,7 @@ verified against a fake /proc, and cgroup paths on a fake hierarchy."""
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -11,22 +12,23 @@ import pytest
 
 from infra.local import cgroups
 from infra.local import supervisor as sv
+from infra.local.ports import guest_mac, port_name
 from infra.local.supervisor import Decision, Run, SupervisorConfig, decide
 
 STATE = Path("/var/lib/regionstack/local/hz/machines/hz-portal-1")
-CONFIG = SupervisorConfig(name="hz-portal-1", bridge="rs330100", state_dir=STATE)
+CONFIG = SupervisorConfig(name="hz-portal-1", stack="hz", bridge="rs330100", state_dir=STATE)
 
 
 # --- the nspawn command line ---------------------------------------------------------
 
 
-def test_nspawn_argv_boots_the_merged_overlay_on_the_bridge() -> None:
+def test_nspawn_argv_boots_the_merged_overlay_in_a_private_network() -> None:
     assert sv.nspawn_argv(CONFIG) == [
         "systemd-nspawn",
         "--boot",
         "--register=no",
         "--keep-unit",
-        "--network-bridge=rs330100",
+        "--private-network",
         "--console=read-only",
         f"--directory={STATE}/merged",
         "--machine=hz-portal-1",
@@ -38,6 +40,28 @@ def test_nspawn_argv_is_recognised_as_this_machines_nspawn() -> None:
     assert sv.is_nspawn(argv, "hz-portal-1")
     assert not sv.is_nspawn(argv, "hz-portal-2")
     assert not sv.is_nspawn(["/usr/bin/vim", "--machine=hz-portal-1"], "hz-portal-1")
+
+
+def test_the_port_and_mac_are_the_ones_the_firewall_binds() -> None:
+    assert CONFIG.port == port_name("hz", "hz-portal-1")
+    assert CONFIG.mac == guest_mac("hz", "hz-portal-1")
+
+
+def test_port_argvs_give_the_guest_host0_and_attach_the_port_before_it_goes_up() -> None:
+    add, master, up = sv.port_argvs(CONFIG, 4242)
+    assert add == [
+        *("ip", "link", "add", CONFIG.port, "type", "veth"),
+        *("peer", "name", "host0", "address", CONFIG.mac, "netns", "4242"),
+    ]
+    assert master == ["ip", "link", "set", CONFIG.port, "master", "rs330100"]
+    assert up == ["ip", "link", "set", CONFIG.port, "up"]
+
+
+def test_load_config_reads_the_machine_json(tmp_path: Path) -> None:
+    inputs = {"name": "hz-portal-1", "stack": "hz", "bridge": "rs330100", "address": "10.0.0.2"}
+    (tmp_path / sv.CONFIG_NAME).write_text(json.dumps(inputs))
+    config = sv.load_config(tmp_path)
+    assert config == SupervisorConfig("hz-portal-1", "hz", "rs330100", tmp_path)
 
 
 # --- the restart policy --------------------------------------------------------------
@@ -139,7 +163,7 @@ def machine(tmp_path: Path) -> tuple[Path, Path]:
     proc, state = tmp_path / "proc", tmp_path / "state"
     state.mkdir()
     fake_process(proc, 100, ["/venv/bin/python", "-m", sv.MODULE, str(state)])
-    fake_process(proc, 200, sv.nspawn_argv(SupervisorConfig("m1", "br0", state)), ppid=100)
+    fake_process(proc, 200, sv.nspawn_argv(SupervisorConfig("m1", "s", "br0", state)), ppid=100)
     fake_process(proc, 300, ["/usr/lib/systemd/systemd"], ppid=200, nspid="300\t1")
     (proc / "200/task/200").mkdir(parents=True)
     (proc / "200/task/200/children").write_text("300 ")

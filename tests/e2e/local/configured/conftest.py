@@ -1,14 +1,16 @@
 """One configured deployment of the sample hierarchy, shared by this package's suites.
 
-`pulumi up` of province, city and county with the roles (the default: the Playbook
-resource runs the site playbook on every host), from the bare base image — there is no
-pre-baked package layer, so every host converges from Debian's minimal system. The suites
+`pulumi up` of province, city and two counties with the roles (the default: the Playbook
+resource runs the site playbook on every host). Province, city and 淳安县 (chunan) boot from
+the image layers the roles bake (built first when the cache lacks them) and get the roles'
+`boot` tasks only; 桐庐县 (tonglu) stays on the bare base image and converges by every task,
+the proof that each role still works from Debian's minimal system. The suites
 run in file order on it: convergence and idempotence first (nothing may have disturbed the
 hosts yet), then verification and the request flows, then faults; the package's teardown
 destroys everything and checks that nothing is left.
 
-It is part of every test run, CI's included: ~45 min on a 2-core controller with warm
-package caches, most of it the three regions converging from nothing. A developer's quick
+It is part of every test run, CI's included (docs/performance.md has its figures; most of
+it is the bare county converging from nothing). A developer's quick
 run may leave it out with `REGIONSTACK_E2E_CONFIGURED=0 bash scripts/test.sh`. The main job
 (`scripts/main.sh`) deploys and verifies the same hierarchy outside the test runner.
 """

@@ -2,23 +2,31 @@
 
 The testinfra suites of tests/hosts (per role and the flows, the county and city also
 across the link to their parent) run through each region's inventory, exactly as an
-auditor runs them; the JUnit report must list no failure and no error.
+auditor runs them; the JUnit report must list no failure and no error. The county booted
+from the image layers and the one converged from the bare image pass the same checks with
+the same results (issue #13 point 5).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.local.hierarchy import STACKS, Deployment
+from tests.e2e.local.hierarchy import BARE_COUNTY, COUNTY, PLANS, STACKS, Deployment
+
+
+def junit_of(hierarchy: Deployment, stack: str) -> Path:
+    """Where the verify test keeps a region's JUnit report, for the parity test below."""
+    return hierarchy.project.workdir.parent / f"verify-{stack}.xml"
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_verify_passes_on(hierarchy: Deployment, stack: str, tmp_path: Path) -> None:
-    junit = tmp_path / f"verify-{stack}.xml"
+def test_verify_passes_on(hierarchy: Deployment, stack: str) -> None:
+    junit = junit_of(hierarchy, stack)
     result = subprocess.run(
         [
             "regionstack",
@@ -44,6 +52,31 @@ def test_verify_passes_on(hierarchy: Deployment, stack: str, tmp_path: Path) -> 
     ]
     assert sum(t for t, _, _ in totals) > 500, totals
     assert sum(f + e for _, f, e in totals) == 0, totals
+
+
+def _results(junit: Path, stack: str) -> dict[str, str]:
+    """Each check of a report, with the region's own names and addresses made generic, and
+    its outcome."""
+    network = PLANS[stack].cidr.rsplit(".", 2)[0] + "."
+    results = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        name = f"{case.get('classname')}::{case.get('name')}"
+        name = re.sub(rf"\b{stack}\b", "<county>", name).replace(network, "<net>.")
+        outcome = next((child.tag for child in case), "passed")
+        results[name] = outcome
+    return results
+
+
+def test_baked_and_bare_county_pass_the_same_checks(hierarchy: Deployment) -> None:
+    reports = {stack: junit_of(hierarchy, stack) for stack in (COUNTY, BARE_COUNTY)}
+    missing = [str(path) for path in reports.values() if not path.exists()]
+    assert not missing, f"verify did not report on both counties: {missing}"
+    baked, bare = (_results(reports[stack], stack) for stack in (COUNTY, BARE_COUNTY))
+    assert len(baked) > 500, len(baked)
+    only = sorted(set(baked) ^ set(bare))
+    assert not only, f"checks run on one county only: {only[:40]}"
+    differ = {name: (baked[name], bare[name]) for name in baked if baked[name] != bare[name]}
+    assert not differ, f"(baked, bare) outcomes differ: {differ}"
 
 
 def test_audit_of_the_county_reaches_the_hardening_target(
