@@ -13,8 +13,13 @@ configuration, because no file in this repository can know them:
   region's own partition and region. Citizens' browsers must trust it, which the
   region's PKI (a private CA chain) is not, so it is issued by a public CA (in China,
   for the region's filed domain) and imported or requested in ACM by the operator;
-* `regionstack:ami_id` - the Debian 12 image the hosts boot (the Debian cloud team's, or
-  a golden image built from it); image ids differ per region and partition.
+* `regionstack:ami_id` - the Debian 12 image of the region (image ids differ per region
+  and partition): the source of the image layers, and what the hosts boot on `image: bare`.
+
+On `image: baked` (the default) each host group boots its component's image layer, the AMI
+found by the layer's digest (infra/aws/images.py). `regionstack:image_pipeline true` makes
+this stack build those AMIs for its AWS region too (modules/aws/image_pipeline.py): one
+stack per account and AWS region does, the others only look them up.
 """
 
 from __future__ import annotations
@@ -22,17 +27,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.aws.flows import security_group_rules
+from infra.aws.images import aws_layer_digests, debian_owner
 from infra.aws.inbound import inbound_by_host
 from infra.aws.partition import check_certificate_arn, missing_services
 from infra.aws.plan import AwsRegionPlan, cloudwatch_retention, plan_aws_region
 from infra.config.stack import StackSelection
 from infra.credentials import deploy_pki, deploy_secrets
+from modules.aws.image_pipeline import ImagePipeline, ImagePipelineArgs
 from modules.aws.region import AwsRegion, AwsRegionArgs
 from modules.region import Region
 from modules.region_pki import PkiHost
@@ -42,12 +50,15 @@ from modules.region_pki import PkiHost
 ADMIN_USER = "admin"
 AMI_PATTERN = re.compile(r"^ami-[0-9a-f]{8,17}$")
 CONFIG_NAMESPACE = "regionstack"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class AwsInputs:
     certificate_arn: str
     ami_id: str
+    image_pipeline: bool = False  # build the image layers' AMIs in this stack
+    debian_owner: str | None = None  # the source AMI's owner; required in aws-cn
 
 
 def inputs_from_config(config: pulumi.Config | None = None) -> AwsInputs:
@@ -67,7 +78,10 @@ def inputs_from_config(config: pulumi.Config | None = None) -> AwsInputs:
             + " (the aws runbook in docs/ explains both)"
         )
     return AwsInputs(
-        certificate_arn=str(config.get("alb_certificate_arn")), ami_id=str(config.get("ami_id"))
+        certificate_arn=str(config.get("alb_certificate_arn")),
+        ami_id=str(config.get("ami_id")),
+        image_pipeline=config.get_bool("image_pipeline") or False,
+        debian_owner=config.get("debian_owner"),
     )
 
 
@@ -114,6 +128,15 @@ def deploy_aws(
         f"{plan.stack}-aws", region=plan.region, opts=pulumi.ResourceOptions(parent=region)
     )
     rules = security_group_rules(plan, standard)
+    baked = selection.config["target"]["image"] == "baked"
+    digests = aws_layer_digests(
+        PROJECT_DIR, inputs.ami_id, selection.fleet.standard_data, ADMIN_USER
+    )
+    pipeline = (
+        build_images(plan, inputs, digests, selection, region, provider)
+        if inputs.image_pipeline
+        else None
+    )
     component = AwsRegion(
         f"{plan.stack}-aws-region",
         AwsRegionArgs(
@@ -127,6 +150,8 @@ def deploy_aws(
             waf=plan.partition.offers("wafv2"),
             guardduty=plan.partition.offers("guardduty"),
             runtime_monitoring=plan.partition.offers("guardduty_runtime_monitoring"),
+            layer_digests=digests if baked else None,
+            layer_images=pipeline.images if pipeline else {},
         ),
         pulumi.ResourceOptions(parent=region, providers=[provider]),
     )
@@ -148,6 +173,8 @@ def deploy_aws(
         "security_groups": component.security_group_ids,
         "log_archive_bucket": component.log_archive_bucket,
         "inbound": inbound_by_host(plan, rules),
+        # The layers the hosts boot from, by digest (none on the bare image).
+        "image_layers": ({g.component: digests[g.component] for g in plan.groups} if baked else {}),
     }
     for key, value in outputs.items():
         pulumi.export(key, value)
@@ -155,3 +182,30 @@ def deploy_aws(
     outputs["tls"] = pki.tls
     outputs["service_secrets"] = secrets.values
     return AwsDeployment(component, outputs)
+
+
+def build_images(
+    plan: AwsRegionPlan,
+    inputs: AwsInputs,
+    digests: dict[str, str],
+    selection: StackSelection,
+    region: Region,
+    provider: aws.Provider,
+) -> ImagePipeline:
+    """The image layers' AMIs of the region's account and AWS region, built here."""
+    return ImagePipeline(
+        f"{plan.stack}-images",
+        ImagePipelineArgs(
+            stack=plan.stack,
+            partition=plan.partition,
+            region=plan.region,
+            project_dir=str(PROJECT_DIR),
+            digests=digests,
+            standard=selection.fleet.standard_data,
+            admin_user=ADMIN_USER,
+            source_ami=inputs.ami_id,
+            debian_owner=debian_owner(plan.partition, inputs.debian_owner),
+            tags=plan.tags,
+        ),
+        pulumi.ResourceOptions(parent=region, providers=[provider]),
+    )

@@ -203,6 +203,14 @@ class AwsTarget(Model):
     call_centre_cidrs: list[Cidr] = Field(
         min_length=1, description="the 12345 call-centre system's addresses"
     )
+    image: Literal["baked", "bare"] = Field(
+        default="baked",
+        description=(
+            "what the hosts boot from: `baked`, the AMIs of the image layers the roles bake "
+            "(infra/layers/, built by EC2 Image Builder), found by their digests; `bare`, the "
+            "Debian image `regionstack:ami_id`, converged by every task of the roles"
+        ),
+    )
 
 
 class HostGroupOverride(Model):

@@ -82,7 +82,9 @@ def bake_vars(standard: Mapping[str, Any], target: str, admin_user: str) -> dict
     }
 
 
-def _files(root: Path, source: str) -> Iterable[Path]:
+def layer_files(root: Path, source: str) -> Iterable[Path]:
+    """The files of one layer source (a file or a directory) that reach a host, in a stable
+    order: what its digest covers, and what the aws build ships (infra/aws/bake.py)."""
     path = root / source
     if path.is_file():
         yield path
@@ -104,7 +106,7 @@ def _digest(layer: Layer, below: str, root: Path, variables: str) -> str:
     head = {"format": LAYER_FORMAT, "layer": layer.name, "below": below, "scrub": rules}
     digest.update(_canonical(head).encode() + b"\n" + variables.encode() + b"\n")
     for source in layer.sources:
-        for file in _files(root, source):
+        for file in layer_files(root, source):
             digest.update(str(file.relative_to(root)).encode() + b"\0")
             digest.update(hashlib.sha256(file.read_bytes()).digest())
     return digest.hexdigest()

@@ -6,6 +6,8 @@ requires IMDSv2 and boots from a volume encrypted with the region's key. A compo
 whose tier may run more than one node is one auto scaling group per host, each of
 capacity one in its zone: a failed host is replaced under the same `Name`, and scaling
 within the tier's bounds adds groups without touching the others (infra/aws/plan.py).
+A host boots from its component's image layer, the AMI tagged with the layer's digest
+(infra/aws/images.py), or from the Debian image itself on `image: bare`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.aws.images import choose_image, image_filters
 from infra.aws.partition import Partition
 from infra.aws.plan import AwsHostPlan, HostGroupPlan
 from infra.aws.tags import TAG_NAME, role_tags
@@ -95,7 +98,7 @@ class HostGroupArgs:
     group: HostGroupPlan
     partition: Partition
     region: str
-    ami_id: str
+    ami_id: pulumi.Input[str]  # the Debian image, booted as is when no layer digest is given
     subnet_ids: Sequence[pulumi.Input[str]]  # of the group's subnet tier, one per zone
     security_group_id: pulumi.Input[str]
     instance_profile: pulumi.Input[str]
@@ -104,6 +107,11 @@ class HostGroupArgs:
     target_group_arns: list[pulumi.Input[str]] | None = None  # the portal's, behind the ALB
     # The auto scaling service-linked role whose use of the key the key policy allows.
     service_linked_role_arn: pulumi.Input[str] | None = None
+    # `image: baked`: the digest of the component's layer, whose AMI the hosts boot.
+    layer_digest: str | None = None
+    # The Image that builds that AMI when this stack builds the layers too: the lookup
+    # waits for it (and is unknown in a preview that would create it).
+    layer_image: pulumi.Resource | None = None
 
 
 class HostGroup(pulumi.ComponentResource):
@@ -114,6 +122,7 @@ class HostGroup(pulumi.ComponentResource):
     ) -> None:
         super().__init__("regionstack:aws:HostGroup", name, None, opts)
         self._tags = role_tags(args.tags, args.group.component)
+        self._ami = self._image(args)
         # What the inventory and the outputs need of each host; the instances themselves
         # are found by their tags (infra/aws/tags.py).
         self.hosts = [
@@ -129,6 +138,21 @@ class HostGroup(pulumi.ComponentResource):
                 self._create_instance(name, args, host)
         self.register_outputs({"hosts": self.hosts})
 
+    def _image(self, args: HostGroupArgs) -> pulumi.Input[str]:
+        """The AMI the group boots: its layer's, found by the digest tag in this account."""
+        digest = args.layer_digest
+        if digest is None:
+            return args.ami_id
+        found = aws.ec2.get_ami_ids_output(
+            owners=["self"],
+            filters=image_filters(digest),  # type: ignore[arg-type]
+            opts=pulumi.InvokeOutputOptions(
+                parent=self, depends_on=[args.layer_image] if args.layer_image else None
+            ),
+        )
+        component, region = args.group.component, args.region
+        return found.ids.apply(lambda ids: choose_image(ids, component, digest, region))
+
     @staticmethod
     def _volume(args: HostGroupArgs) -> dict[str, pulumi.Input[str] | int | bool]:
         return {
@@ -143,7 +167,7 @@ class HostGroup(pulumi.ComponentResource):
         tags = {**self._tags, TAG_NAME: host.name}
         instance = aws.ec2.Instance(  # type: ignore[call-overload]
             f"{name}-{host.index}",
-            ami=args.ami_id,
+            ami=self._ami,
             instance_type=args.group.instance_type,
             subnet_id=args.subnet_ids[host.zone],
             vpc_security_group_ids=[args.security_group_id],
@@ -169,7 +193,7 @@ class HostGroup(pulumi.ComponentResource):
         encoded = base64.b64encode(user_data(args.partition, args.region).encode()).decode()
         template: aws.ec2.LaunchTemplate = aws.ec2.LaunchTemplate(  # type: ignore[call-overload]
             f"{name}-template",
-            image_id=args.ami_id,
+            image_id=self._ami,
             instance_type=args.group.instance_type,
             iam_instance_profile={"name": args.instance_profile},
             network_interfaces=[

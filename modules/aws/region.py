@@ -7,13 +7,15 @@ balancer (and WAF), the log archive with CloudTrail, flow logs and GuardDuty.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.aws.flows import ALB_GROUP, SgRule
 from infra.aws.plan import AwsRegionPlan
+from infra.layers import layer_of
 from modules.aws.alb import PortalLoadBalancer, PortalLoadBalancerArgs
 from modules.aws.detection import Detection, DetectionArgs
 from modules.aws.hosts import HostGroup, HostGroupArgs, InstanceIdentity, InstanceIdentityArgs
@@ -37,6 +39,10 @@ class AwsRegionArgs:
     waf: bool
     guardduty: bool
     runtime_monitoring: bool
+    # `image: baked`: every layer's digest, each host group booting its component's
+    # layer; None boots `ami_id` itself. The Images, when this stack builds them too.
+    layer_digests: Mapping[str, str] | None = None
+    layer_images: Mapping[str, pulumi.Resource] = field(default_factory=dict)
 
 
 class AwsRegion(pulumi.ComponentResource):
@@ -97,6 +103,7 @@ class AwsRegion(pulumi.ComponentResource):
         )
         self.hosts: list[dict[str, str]] = []
         for group in plan.groups:
+            layer = layer_of(group.component).name
             host_group = HostGroup(
                 f"{name}-{group.component.replace('_', '-')}",
                 HostGroupArgs(
@@ -116,6 +123,8 @@ class AwsRegion(pulumi.ComponentResource):
                     service_linked_role_arn=(
                         scaling_role.arn if scaling_role and group.auto_scaling else None
                     ),
+                    layer_digest=args.layer_digests[layer] if args.layer_digests else None,
+                    layer_image=args.layer_images.get(layer),
                 ),
                 child,
             )

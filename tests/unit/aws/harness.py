@@ -9,6 +9,7 @@ bucket's name, the launch template's version, the availability zones and the acc
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import re
@@ -19,6 +20,7 @@ from typing import Any
 
 import pulumi
 
+from infra.aws.images import LAYER_DIGEST_TAG
 from infra.aws.program import AwsInputs, deploy_aws
 from infra.config.effective import digest, effective_config
 from infra.config.loader import Fleet
@@ -121,6 +123,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         # What the parent stack's reference holds (`child_ca_<code>`), for a city or county.
         self.issued_ca = issued_ca or {}
         self.resources: list[Recorded] = []
+        self.invokes: list[tuple[str, dict[str, Any]]] = []
+        # Whether the account holds the image layers' AMIs the hosts look up by digest.
+        self.layer_amis = True
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if args.typ == DYNAMIC:
@@ -142,6 +147,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
             "aws:kms/key:Key": {"keyId": f"{args.name}-key-id"},
             "aws:lb/loadBalancer:LoadBalancer": {"dnsName": f"{args.name}.elb.example"},
+            "aws:imagebuilder/image:Image": {
+                "outputResources": [
+                    {"amis": [{"image": built_ami(args.name), "region": self.region}]}
+                ]
+            },
         }
         for key, value in defaults.get(args.typ, {}).items():
             outputs.setdefault(key, value)
@@ -151,12 +161,36 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+        self.invokes.append((args.token, dict(args.args)))
+        if args.token == "aws:ec2/getAmiIds:getAmiIds":
+            return {"id": self.region, "ids": self._ami_ids(dict(args.args))}
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = zones_of(self.region)
             return {"names": names, "zoneIds": [f"z{i}" for i in range(len(names))]}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT, "arn": f"arn:{self.partition}:iam::{ACCOUNT}:user/ci"}
         raise AssertionError(f"unexpected invoke {args.token}")
+
+    def _ami_ids(self, query: dict[str, Any]) -> list[str]:
+        """The account's images as EC2 would list them: the pinned source AMI exists, a
+        layer's AMI only when the account holds the layers (`layer_amis`)."""
+        filters = {f["name"]: list(f["values"]) for f in query.get("filters") or []}
+        if "image-id" in filters:
+            return filters["image-id"]
+        digest = filters.get(f"tag:{LAYER_DIGEST_TAG}")
+        if digest and self.layer_amis:
+            return [layer_ami(digest[0])]
+        return []
+
+
+def layer_ami(digest: str) -> str:
+    """The AMI the mocked account holds for a layer digest."""
+    return f"ami-{digest[:17]}"
+
+
+def built_ami(image_name: str) -> str:
+    """The AMI a mocked Image Builder image produces."""
+    return "ami-" + hashlib.sha256(image_name.encode()).hexdigest()[:17]
 
 
 class WarningLog(logging.Handler):
@@ -177,6 +211,7 @@ class Evaluation:
     resources: list[Recorded]
     warnings: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ == typ]
@@ -199,7 +234,9 @@ def selection_of(fleet: Fleet, stack: str) -> StackSelection:
     return StackSelection(fleet, region, config, digest(config))
 
 
-def evaluate(fleet: Fleet, stack: str, inputs: AwsInputs | None = None) -> Evaluation:
+def evaluate(
+    fleet: Fleet, stack: str, inputs: AwsInputs | None = None, *, layer_amis: bool = True
+) -> Evaluation:
     selection = selection_of(fleet, stack)
     assert selection.region.aws is not None
     partition, aws_region = selection.region.aws.partition, selection.region.aws.region
@@ -207,6 +244,7 @@ def evaluate(fleet: Fleet, stack: str, inputs: AwsInputs | None = None) -> Evalu
     code = selection.region.code
     issued = {f"child_ca_{code}": parent_issued_ca(code, parent["code"])} if parent else {}
     mocks = RecordingMocks(partition, aws_region, issued)
+    mocks.layer_amis = layer_amis
     log = logging.getLogger(f"regionstack.tests.aws.{stack}")
     log.propagate = False
     handler = WarningLog()
@@ -240,6 +278,7 @@ def evaluate(fleet: Fleet, stack: str, inputs: AwsInputs | None = None) -> Evalu
         mocks.resources,
         handler.messages,
         outputs,
+        mocks.invokes,
     )
 
 
