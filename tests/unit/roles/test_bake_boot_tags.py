@@ -37,6 +37,8 @@ RUNS = ({"regionstack_bake": True}, {"regionstack_bake": False})
 class Task:
     where: str  # file: task name (via the chain of imports)
     tags: frozenset[str]  # its effective tags: its own and those it inherits
+    registers: str | None = None  # the variable it registers its result in
+    reads: frozenset[str] = frozenset()  # registered-result variables (`__…`) it reads
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,8 @@ class Walk:
                     self.entries(entry.get(key) or [], path, role, tags, via)
                 continue
             if action not in STATIC:
-                self.tasks.append(Task(f"{where}{f' (via {via})' if via else ''}", tags))
+                name = f"{where}{f' (via {via})' if via else ''}"
+                self.tasks.append(Task(name, tags, entry.get("register"), _reads(entry)))
             below = tags if action in STATIC else frozenset(apply)
             if action in ("import_tasks", "include_tasks"):
                 file = argument["file"] if isinstance(argument, dict) else argument
@@ -107,6 +110,15 @@ class Walk:
 
     def _rel(self, path: Path) -> str:
         return str(path.relative_to(self.root))
+
+
+# A registered result read without a default: `__role_x`, not followed by `| default(`.
+_READ = re.compile(r"\b(__\w+)\b(?![\w.\[\]'\"]*\s*\|\s*default\()")
+
+
+def _reads(entry: dict[str, Any]) -> frozenset[str]:
+    text = yaml.safe_dump({k: v for k, v in entry.items() if k != "register"})
+    return frozenset(_READ.findall(text))
 
 
 def _tags(entry: dict[str, Any]) -> frozenset[str]:
@@ -183,6 +195,29 @@ def test_every_concern_tag_is_prefixed_by_its_role(entry: str) -> None:
     )
 
 
+def unregistered_reads(found: Walk) -> list[str]:
+    """Tasks that read a result registered only by tasks the same run leaves out (a boot
+    run skips the bake-only ones, and the other way round): the variable is undefined."""
+    problems = set()
+    results = {t.registers for t in found.tasks if t.registers}
+    for selector in ("bake", "boot"):
+        runs = [t for t in found.tasks if t.tags & {selector, "always"}]
+        registered = {t.registers for t in runs if t.registers}
+        for task in runs:
+            for name in sorted((task.reads & results) - registered):
+                problems.add(f"{task.where}: reads {name} in a {selector} run")
+    return sorted(problems)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_no_task_reads_a_result_its_run_does_not_register(entry: str) -> None:
+    missing = unregistered_reads(walk(ROOT, entry))
+    assert not missing, (
+        "register the result in the same run (tag the registering task too), or read it with "
+        "`| default(...)` where its absence has a meaning:\n" + "\n".join(missing)
+    )
+
+
 def test_every_task_file_is_reached_from_an_entry_point() -> None:
     reached = set().union(*(walk(ROOT, entry).files for entry in ENTRIES))
     on_disk = set((ROOT / "roles").glob("*/tasks/*.yml"))
@@ -231,3 +266,17 @@ def test_the_walk_catches_a_task_without_bake_or_boot_and_a_foreign_tag(tmp_path
         "roles/demo/tasks/topology.yml: Declare it (via roles/demo/tasks/main.yml: Topology)",
     ]
     assert unprefixed(found) == ["roles/demo/tasks/main.yml: Stray: tag 'other_concern'"]
+
+
+def test_the_walk_catches_a_boot_task_reading_a_bake_only_result(tmp_path: Path) -> None:
+    tasks = tmp_path / "roles/demo/tasks"
+    tasks.mkdir(parents=True)
+    unit = {"name": "Write the unit", "copy": {}, "register": "__demo_unit", "tags": ["bake"]}
+    start = {"name": "Start", "systemd": {"daemon_reload": "{{ __demo_unit is changed }}"}}
+    safe = {"name": "Start safely", "systemd": {"x": "{{ __demo_unit | default({}) is changed }}"}}
+    (tasks / "main.yml").write_text(
+        yaml.safe_dump([unit, {**start, "tags": ["boot"]}, {**safe, "tags": ["boot"]}])
+    )
+    assert unregistered_reads(walk(tmp_path, "demo")) == [
+        "roles/demo/tasks/main.yml: Start: reads __demo_unit in a boot run"
+    ]
