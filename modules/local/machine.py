@@ -15,10 +15,8 @@ from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
     CreateResult,
-    DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
 
@@ -27,7 +25,7 @@ from infra.local.machine import lifecycle
 from infra.local.machine.inputs import INPUT_KEYS, input_values, normalize, problems
 from infra.local.machine.state import DEFAULT_STATE_ROOT, owner, recover, state_dir
 from infra.local.machine.teardown import teardown
-from modules.props import input_props
+from modules.props import DriftRepairProvider, input_props
 
 # Who may log in is rewritten in place (authorized_keys), like any key rotation on a VM.
 UPDATE_KEYS = ("admin_user", "admin_public_key")
@@ -55,7 +53,15 @@ class MachineInputs:
     layers: pulumi.Input[list[str]] = field(default_factory=list)
 
 
-class MachineProvider(ResourceProvider):
+class MachineProvider(DriftRepairProvider):
+    REPLACE_KEYS = REPLACE_KEYS
+    UPDATE_KEYS = UPDATE_KEYS
+    # A refresh that found the machine down leaves running False: update powers it on.
+    HEALTH_KEY = "running"
+
+    def normalize(self, props: dict[str, Any]) -> dict[str, Any]:
+        return normalize(props)
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = [CheckFailure(key, reason) for key, reason in problems(normalize(news))]
         return CheckResult(news, failures)
@@ -71,18 +77,6 @@ class MachineProvider(ResourceProvider):
             return ReadResult(id_="", outs={})  # gone: refresh drops it, `up` creates it anew
         return ReadResult(
             id_=id_, outs=lifecycle.outputs(props, directory), inputs=input_values(props)
-        )
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        olds, news = normalize(olds), normalize(news)
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        updates = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
-        # A refresh that found the machine down leaves running False: update powers it on.
-        repair = olds.get("running") is False
-        return DiffResult(
-            changes=bool(replaces or updates or repair),
-            replaces=replaces,
-            delete_before_replace=True,
         )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -1,0 +1,44 @@
+"""The shared pieces of the dynamic providers (modules/props.py): the drift-repair diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modules.props import DriftRepairProvider
+
+
+class Thing(DriftRepairProvider):
+    REPLACE_KEYS = ("name",)
+    UPDATE_KEYS = ("size",)
+    HEALTH_KEY = "healthy"
+
+    def normalize(self, props: dict[str, Any]) -> dict[str, Any]:
+        return {**props, "size": int(props["size"])}
+
+
+OLDS = {"name": "a", "size": 1, "healthy": True}
+
+
+def test_no_change() -> None:
+    result = Thing().diff("id", OLDS, {"name": "a", "size": 1.0})
+    assert (result.changes, result.replaces) == (False, [])
+
+
+def test_replace_key_replaces_old_one_first() -> None:
+    result = Thing().diff("id", OLDS, {"name": "b", "size": 1})
+    assert (result.changes, result.replaces, result.delete_before_replace) == (True, ["name"], True)
+
+
+def test_update_key_is_an_update() -> None:
+    result = Thing().diff("id", OLDS, {"name": "a", "size": 2})
+    assert (result.changes, result.replaces) == (True, [])
+
+
+@pytest.mark.parametrize(("health", "changes"), [(False, True), (None, False), (True, False)])
+def test_only_drift_found_by_refresh_is_repaired(health: bool | None, changes: bool) -> None:
+    """A refresh that found the thing broken leaves the health key False: update repairs it;
+    a state without the key (never refreshed) is not drift."""
+    result = Thing().diff("id", {**OLDS, "healthy": health}, {"name": "a", "size": 1})
+    assert (result.changes, result.replaces) == (changes, [])
