@@ -42,8 +42,8 @@ from infra.config.stack import StackSelection
 from infra.program.shared import deploy_pki, deploy_secrets
 from modules.aws.image_pipeline import ImagePipeline, ImagePipelineArgs
 from modules.aws.region import AwsRegion, AwsRegionArgs
+from modules.pki.region import PkiHost
 from modules.region import Region
-from modules.region_pki import PkiHost
 
 # The default user of the Debian cloud images; Ansible reaches hosts as this user through
 # SSM or a bastion.

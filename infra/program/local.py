@@ -28,9 +28,9 @@ from infra.local.plan import RegionPlan, plan_region
 from infra.program.shared import deploy_pki, deploy_secrets, region_output
 from modules.local.layers import ImageLayersInputs
 from modules.local.region import LocalRegion, LocalRegionArgs
+from modules.pki.region import PkiHost
 from modules.playbook import Playbook, PlaybookInputs
 from modules.region import Region
-from modules.region_pki import PkiHost
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

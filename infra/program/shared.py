@@ -1,6 +1,6 @@
 """What every target deploys for its region, the same on `local` and `aws`.
 
-* the region PKI (modules/region_pki.py): its CA - issued by the parent region's stack and
+* the region PKI (modules/pki/region.py): its CA - issued by the parent region's stack and
   read through a StackReference (`child_ca_<code>`), or a root for a province -, a server
   and a client certificate per host, and the CAs of its configured children, exported for
   their stacks;
@@ -19,8 +19,8 @@ from typing import Any
 import pulumi
 
 from infra.config.stack import StackSelection
+from modules.pki.region import PkiHost, RegionPki, RegionPkiArgs
 from modules.region import Region
-from modules.region_pki import PkiHost, RegionPki, RegionPkiArgs
 from modules.secrets import SERVICE_SECRET_NAMES, ServiceSecrets, ServiceSecretsInputs
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import importlib
 from typing import Any
 
 import pytest
+from pulumi.dynamic.dynamic import serialize_provider
 
 from modules.props import DriftRepairProvider
 
@@ -42,3 +45,26 @@ def test_only_drift_found_by_refresh_is_repaired(health: bool | None, changes: b
     a state without the key (never refreshed) is not drift."""
     result = Thing().diff("id", {**OLDS, "healthy": health}, {"name": "a", "size": 1})
     assert (result.changes, result.replaces) == (changes, [])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "modules.admin_key.AdminKeyProvider",
+        "modules.local.firewall.FirewallProvider",
+        "modules.local.image.ImageProvider",
+        "modules.local.layers.ImageLayersProvider",
+        "modules.local.machine.MachineProvider",
+        "modules.local.network.NetworkProvider",
+        "modules.pki.HostCertificateProvider",
+        "modules.pki.RegionCaProvider",
+        "modules.playbook.PlaybookProvider",
+        "modules.secrets.ServiceSecretsProvider",
+    ],
+)
+def test_deployed_providers_keep_their_import_path(path: str) -> None:
+    """A stack's state names each provider by import path (pickled by reference), and
+    refresh and destroy load it from there: moving one would strand deployed resources."""
+    module, _, name = path.rpartition(".")
+    provider = getattr(importlib.import_module(module), name)()
+    assert base64.b64decode(serialize_provider(provider)).count(module.encode()) == 1, path
