@@ -1,4 +1,5 @@
-"""Shared pieces of the dynamic providers: inputs as properties, state-only resources."""
+"""Shared pieces of the dynamic providers: inputs as properties, state-only resources and
+resources repaired on drift."""
 
 from __future__ import annotations
 
@@ -40,3 +41,33 @@ class StateOnlyProvider(ResourceProvider):
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to remove outside the state."""
+
+
+class DriftRepairProvider(ResourceProvider):
+    """A provider of something on the controller that can drift (a machine, a bridge, a
+    firewall) and is repaired in place.
+
+    `read` reports in `HEALTH_KEY` whether the thing is still as deployed, so `pulumi
+    refresh` shows it as drift; `diff` then asks for an update, which repairs it. Besides
+    that, keys in `REPLACE_KEYS` force a new resource, deleted first because the new one
+    reuses the old one's names, and keys in `UPDATE_KEYS` are changed in place.
+    """
+
+    REPLACE_KEYS: tuple[str, ...] = ()
+    UPDATE_KEYS: tuple[str, ...] = ()
+    HEALTH_KEY: str = ""
+
+    def normalize(self, props: dict[str, Any]) -> dict[str, Any]:
+        """The properties as the provider compares them (Pulumi carries ints as floats)."""
+        return props
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        olds, news = self.normalize(olds), self.normalize(news)
+        replaces = [k for k in self.REPLACE_KEYS if olds.get(k) != news.get(k)]
+        updates = [k for k in self.UPDATE_KEYS if olds.get(k) != news.get(k)]
+        repair = olds.get(self.HEALTH_KEY) is False
+        return DiffResult(
+            changes=bool(replaces or updates or repair),
+            replaces=replaces,
+            delete_before_replace=True,
+        )

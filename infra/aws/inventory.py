@@ -154,7 +154,7 @@ def connection_vars(config: dict[str, Any], connection: Connection) -> dict[str,
         return {
             **common,
             "ansible_connection": "ssh",
-            # The Debian cloud images' default user (infra/aws/program.py ADMIN_USER).
+            # The Debian cloud images' default user (infra/program/aws.py ADMIN_USER).
             "ansible_user": "admin",
             "ansible_ssh_common_args": f"-o ProxyJump={connection.bastion}",
         }

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from infra.local import cgroups, supervisor
 from infra.local.firewall_rules import marker
-from modules.local.machine import is_running
+from infra.local.machine.power import is_running
 
 MARKER_PREFIX = marker("")
 

@@ -25,21 +25,21 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import (
     CreateResult,
-    DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
 
 from infra.local.firewall_rules import marker
-from modules.props import input_props
+from modules.props import DriftRepairProvider, input_props
 
 FAMILIES = ("bridge", "inet")
 INPUT_KEYS = ("stack", "table", "ruleset")
 # The table name and the stack's marker are the resource's identity: a new name is a new
 # pair of tables, and the old pair must go first (a ruleset may reuse names).
 REPLACE_KEYS = ("stack", "table")
+# A new ruleset is applied over the old one in place, in one nft transaction.
+UPDATE_KEYS = ("ruleset",)
 NFT_TIMEOUT_S = 30
 _TABLE_LINE = re.compile(r"^\s*(?:\w+\s+)?table\s+(\w+)\s+(\S+?)\s*(?:\{.*)?$", re.M)
 # Top-level statements a region's script may contain; `flush ruleset` and the like may not.
@@ -166,7 +166,12 @@ def remove(stack: str, table: str) -> None:
         raise FirewallError(f"nft could not delete {table}: {result.stderr.strip()}")
 
 
-class FirewallProvider(ResourceProvider):
+class FirewallProvider(DriftRepairProvider):
+    REPLACE_KEYS = REPLACE_KEYS
+    UPDATE_KEYS = UPDATE_KEYS
+    # A refresh that found the tables gone or edited leaves applied False: re-apply.
+    HEALTH_KEY = "applied"
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         outs = apply(props["stack"], props["table"], props["ruleset"])
         return CreateResult(id_=f"{props['stack']}:{props['table']}", outs=outs)
@@ -179,17 +184,6 @@ class FirewallProvider(ResourceProvider):
         ) and digest(current) == props.get("listing_sha256")
         inputs = {k: props[k] for k in INPUT_KEYS}
         return ReadResult(id_=id_, outs={**props, "applied": applied}, inputs=inputs)
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        changed = olds.get("ruleset") != news.get("ruleset")
-        # A refresh that found the tables gone or edited leaves applied False: re-apply.
-        repair = olds.get("applied") is False
-        return DiffResult(
-            changes=bool(replaces or changed or repair),
-            replaces=replaces,
-            delete_before_replace=True,
-        )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         return UpdateResult(outs=apply(news["stack"], news["table"], news["ruleset"]))

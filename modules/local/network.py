@@ -30,17 +30,15 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import (
     CreateResult,
-    DiffResult,
     ReadResult,
     Resource,
-    ResourceProvider,
     UpdateResult,
 )
 
 from infra.config.environment import DEFAULT_LOCAL_STATE
 from infra.local import gateway_services, routes
 from infra.local.firewall_rules import marker
-from modules.props import input_props
+from modules.props import DriftRepairProvider, input_props
 
 DEFAULT_STATE_ROOT = str(DEFAULT_LOCAL_STATE)
 INPUT_KEYS = (
@@ -300,7 +298,16 @@ def _apply(props: dict[str, Any]) -> dict[str, Any]:
     return {**_inputs(props), "pids": pids, "healthy": bridge_ok(props)}
 
 
-class NetworkProvider(ResourceProvider):
+class NetworkProvider(DriftRepairProvider):
+    REPLACE_KEYS = REPLACE_KEYS
+    UPDATE_KEYS = UPDATE_KEYS
+    # A refresh that found the bridge or a daemon gone leaves healthy False: update
+    # recreates what is missing.
+    HEALTH_KEY = "healthy"
+
+    def normalize(self, props: dict[str, Any]) -> dict[str, Any]:
+        return _normalize(props)
+
     def create(self, props: dict[str, Any]) -> CreateResult:
         props = _normalize(props)
         validate(props)
@@ -323,19 +330,6 @@ class NetworkProvider(ResourceProvider):
             "healthy": pids is not None,
         }
         return ReadResult(id_=id_, outs=outs, inputs=_inputs(props))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        olds, news = _normalize(olds), _normalize(news)
-        replaces = [k for k in REPLACE_KEYS if olds.get(k) != news.get(k)]
-        updates = [k for k in UPDATE_KEYS if olds.get(k) != news.get(k)]
-        # A refresh that found the bridge or a daemon gone leaves healthy False: update
-        # recreates what is missing.
-        repair = olds.get("healthy") is False
-        return DiffResult(
-            changes=bool(replaces or updates or repair),
-            replaces=replaces,
-            delete_before_replace=True,
-        )
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         props = _normalize({**news, "pids": olds.get("pids")})

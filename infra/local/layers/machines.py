@@ -11,10 +11,11 @@ from typing import Any
 from infra.local.image import ADMIN_USER
 from infra.local.layers.build_network import BuildNetwork
 from infra.local.layers.errors import LayerError
+from infra.local.machine import lifecycle, overlay, power, state
+from infra.local.machine import teardown as machine_teardown
 from infra.local.plan import HostPlan
 from infra.names import region_domain
 from modules.local import firewall as firewall_mechanism
-from modules.local import machine as machine_mechanism
 from modules.local import network as network_mechanism
 
 
@@ -67,21 +68,21 @@ def machine_props(
 
 def create(props: dict[str, Any]) -> str:
     """Boot the build host; its known_hosts line."""
-    outs = machine_mechanism.MachineProvider().create(props).outs or {}
+    outs = lifecycle.create(props)
     return f"{props['address']} {outs['ssh_host_ed25519_public_key']}"
 
 
 def stop_and_take_upper(props: dict[str, Any], destination: Path) -> Path:
     """Power the build host off and move its upper dir (what the bake wrote) to `destination`."""
-    directory = machine_mechanism.state_dir(props)
-    machine_mechanism.power_off(directory, props["name"])
-    machine_mechanism.unmount_all(directory)
-    (directory / machine_mechanism.UPPER).rename(destination)
+    directory = state.state_dir(props)
+    power.power_off(directory, props["name"])
+    overlay.unmount_all(directory)
+    (directory / state.UPPER).rename(destination)
     return destination
 
 
 def teardown(props: dict[str, Any]) -> None:
-    machine_mechanism.teardown(props)
+    machine_teardown.teardown(props)
 
 
 def dpkg_versions(root: Path) -> dict[str, str]:

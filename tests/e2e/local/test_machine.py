@@ -31,9 +31,10 @@ import pytest
 from infra.local import cgroups
 from infra.local import supervisor as sv
 from infra.local.image import ADMIN_USER, ensure_image
+from infra.local.machine import inputs, overlay, power
+from infra.local.machine.errors import MachineError
 from infra.local.ports import port_name
-from modules.local import machine
-from modules.local.machine import MachineError, MachineProvider
+from modules.local.machine import MachineProvider
 
 ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ("ip", "systemd-nspawn", "ssh", "ssh-keygen", "ssh-keyscan", "mount", "journalctl")
@@ -260,7 +261,7 @@ def processes_mentioning(text: str) -> list[str]:
 def leftovers(name: str, state_root: Path) -> dict[str, list[str]]:
     found = {
         "processes": processes_mentioning(name),
-        "mounts": [str(p) for p in machine.mounts_under(state_root)],
+        "mounts": [str(p) for p in overlay.mounts_under(state_root)],
         "cgroups": [str(p) for p in cgroups.existing_groups() if name in p.name],
         "state dirs": [str(p) for p in state_root.glob(f"*/machines/{name}")],
         "nspawn runtime": [str(p) for p in sv.NSPAWN_RUNTIME.glob("propagate/*") if p.name == name],
@@ -295,7 +296,7 @@ def test_create_returns_running_machines_with_their_identity(
         assert one.outs["running"] is True, one.name
         assert re.fullmatch(r"[0-9a-f]{32}", one.outs["machine_id"]), one.outs
         assert one.outs["ssh_host_ed25519_public_key"].startswith("ssh-ed25519 "), one.outs
-        assert {k: one.outs[k] for k in machine.INPUT_KEYS} == one.props
+        assert {k: one.outs[k] for k in inputs.INPUT_KEYS} == one.props
 
 
 @pytest.mark.parametrize("name", sorted(MACHINES))
@@ -447,7 +448,7 @@ def test_controller_power_cut_is_repaired(machines: dict[str, Booted]) -> None:
     runtime_files = sv.nspawn_runtime_files(one.name, one.state_dir / "merged")  # on /run
     os.kill(supervisor, signal.SIGKILL)
     assert cgroups.kill_all(one.name) == set()
-    machine.unmount_all(one.state_dir)
+    overlay.unmount_all(one.state_dir)
     assert cgroups.remove(one.name) == []
     sv.remove_runtime_files(runtime_files)
 
@@ -502,7 +503,7 @@ def test_failed_create_undoes_everything(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A boot that misses its deadline: the error shows the logs, nothing stays behind."""
-    monkeypatch.setattr(machine, "BOOT_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(power, "BOOT_TIMEOUT_S", 0.2)
     name, address = UNDONE_MACHINE
     props = machine_props(name, address, rootfs, work, admin_key, bridge)
     with pytest.raises(MachineError) as raised:

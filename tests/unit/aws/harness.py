@@ -21,10 +21,10 @@ from typing import Any
 import pulumi
 
 from infra.aws.images import LAYER_DIGEST_TAG
-from infra.aws.program import AwsInputs, deploy_aws
 from infra.config.effective import digest, effective_config
 from infra.config.loader import Fleet
 from infra.config.stack import StackSelection
+from infra.program.aws import AwsInputs, deploy_aws
 from modules.pki import HostCertificateProvider, RegionCaProvider
 from modules.region import Region, RegionArgs
 from modules.secrets import ServiceSecretsProvider

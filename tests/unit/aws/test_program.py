@@ -9,8 +9,8 @@ import pulumi
 import pytest
 
 from infra.aws import partition as partitions
-from infra.aws.program import AwsInputs, inputs_from_config
 from infra.config.loader import Fleet
+from infra.program.aws import AwsInputs, inputs_from_config
 from tests.unit.aws.harness import ACCOUNT, evaluate, inputs_for
 
 

@@ -235,7 +235,7 @@ def _role_outputs(config: dict[str, Any]) -> dict[str, Any]:
         "inbound": {
             n: [{"flow": "admin-ssh", "ports": [22.0], "sources": ["10.250.0.0/24"]}] for n in names
         },
-        # The aws program's shape: one flat list (infra/aws/program.py).
+        # The aws program's shape: one flat list (infra/program/aws.py).
         "hosts": [
             {"name": n, "component": c, "zone": "0"} for c, n in zip(COMPONENTS, names, strict=True)
         ],

@@ -30,7 +30,7 @@ def root() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def child(root: dict[str, Any]) -> dict[str, Any]:
-    """The city CA as its parent's stack issues it (design option 3 in modules/pki.py)."""
+    """The city CA as its parent's stack issues it (design option 3 in modules/pki/__init__.py)."""
     props = _ca_props(
         code="330100",
         name="杭州市",

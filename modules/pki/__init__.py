@@ -1,4 +1,6 @@
-"""The region PKI as Pulumi dynamic providers: region CAs and host certificates.
+"""The region PKI as Pulumi dynamic providers: region CAs and host certificates; the
+component that issues a region's whole set is `region` (RegionPki), the certificates' crypto
+infra/pki.py. The providers stay in this module: deployed stacks name them by this path.
 
 How a child region's CA gets signed across stacks. A region stack reads its parent's
 exchange address and CA through a StackReference; the question is who holds which key.

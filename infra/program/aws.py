@@ -5,7 +5,7 @@ matrix into security group rules (infra/aws/flows.py) and each host's own inboun
 (infra/aws/inbound.py), decides which services its partition offers
 (infra/aws/partition.py), builds the AwsRegion component under an explicit provider
 pinned to the region's AWS region, and issues the same PKI and service credentials as
-the local target (infra/credentials.py; certificates by host name only, as the hosts'
+the local target (infra/program/shared.py; certificates by host name only, as the hosts'
 addresses are the auto scaling groups' to choose). Two inputs come from the stack's
 configuration, because no file in this repository can know them:
 
@@ -39,11 +39,11 @@ from infra.aws.inbound import inbound_by_host
 from infra.aws.partition import check_certificate_arn, missing_services
 from infra.aws.plan import AwsRegionPlan, cloudwatch_retention, plan_aws_region
 from infra.config.stack import StackSelection
-from infra.credentials import deploy_pki, deploy_secrets
+from infra.program.shared import deploy_pki, deploy_secrets
 from modules.aws.image_pipeline import ImagePipeline, ImagePipelineArgs
 from modules.aws.region import AwsRegion, AwsRegionArgs
+from modules.pki.region import PkiHost
 from modules.region import Region
-from modules.region_pki import PkiHost
 
 # The default user of the Debian cloud images; Ansible reaches hosts as this user through
 # SSM or a bastion.

@@ -1,6 +1,6 @@
-"""What every target issues for its region, the same on `local` and `aws`.
+"""What every target deploys for its region, the same on `local` and `aws`.
 
-* the region PKI (modules/region_pki.py): its CA - issued by the parent region's stack and
+* the region PKI (modules/pki/region.py): its CA - issued by the parent region's stack and
   read through a StackReference (`child_ca_<code>`), or a root for a province -, a server
   and a client certificate per host, and the CAs of its configured children, exported for
   their stacks;
@@ -8,6 +8,7 @@
 
 Both are exported (`tls`, `service_secrets`, `child_ca_<code>`), and the inventory
 (infra/inventory.py) turns them into the roles' TLS material and secrets on either target.
+The region's identity (`region_output`) is one output of every target's stack too.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 import pulumi
 
 from infra.config.stack import StackSelection
+from modules.pki.region import PkiHost, RegionPki, RegionPkiArgs
 from modules.region import Region
-from modules.region_pki import PkiHost, RegionPki, RegionPkiArgs
 from modules.secrets import SERVICE_SECRET_NAMES, ServiceSecrets, ServiceSecretsInputs
 
 
@@ -79,3 +80,9 @@ def deploy_secrets(selection: StackSelection, region: Region) -> ServiceSecrets:
     )
     pulumi.export("service_secrets", secrets.values)
     return secrets
+
+
+def region_output(selection: StackSelection, region: Region) -> pulumi.Output[dict[str, Any]]:
+    return pulumi.Output.all(
+        code=region.code, name=region.region_name, tier=region.tier, stack=selection.region.stack
+    )

@@ -5,7 +5,7 @@ through a StackReference by the program); a region without one is a root. Every 
 a server certificate (its TLS endpoints) and a client certificate (mutual TLS: federation
 to the parent, log forwarding to the monitor). The CAs of the region's configured
 children are issued here, signed with this region's key, and exported by the program for
-the children's stacks (modules/pki.py explains why keys flow only downward).
+the children's stacks (modules/pki/__init__.py explains why keys flow only downward).
 """
 
 from __future__ import annotations
