@@ -24,17 +24,17 @@ from ipaddress import IPv4Network
 from typing import Literal
 
 from infra.aws.partition import Partition, partition
-from infra.aws.tags import host_name, region_tags
+from infra.aws.tags import region_tags
 from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS, Region
+from infra.names import FEDERATED_COMPONENT, host_name
 
 SubnetTier = Literal["public", "private", "data"]
 SUBNET_TIERS: tuple[SubnetTier, ...] = ("public", "private", "data")
 BLOCKS_PER_TIER = 4  # room for up to three zones, plus one spare block per tier
 PREFIX_STEP = 4  # 16 blocks: 3 tiers x 4 zones, and 4 spare
 ALB_MIN_ZONES = 2
-FEDERATED_COMPONENT = "data_exchange"
 
 # Where each component's hosts live.
 COMPONENT_SUBNET: dict[str, SubnetTier] = {

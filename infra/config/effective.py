@@ -14,7 +14,8 @@ from typing import Any
 from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import Region
-from infra.local.plan import child_exchanges, exchange_host, parent_exchange
+from infra.local.plan import child_exchanges, parent_exchange
+from infra.names import exchange_host
 
 # Bumped when the shape of the effective config changes, so consumers can tell.
 EFFECTIVE_SCHEMA = 1

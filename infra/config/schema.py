@@ -27,6 +27,10 @@ SizeName = Literal["small", "medium", "large"]
 TargetName = Literal["local", "aws"]
 Partition = Literal["aws", "aws-cn"]
 
+# The Debian release every host of the design runs, on both targets (the local image's
+# debootstrap suite, the aws hosts' apt sources): part of the design, not a region's choice.
+DEBIAN_SUITE = "bookworm"
+
 # Flow endpoints besides the components: outside parties, every host of the region, and
 # the parent region's exchange (federation goes up the province -> city -> county chain).
 OUTSIDE_ENDPOINTS: tuple[str, ...] = ("internet", "admin", "call_centre", "all_hosts")

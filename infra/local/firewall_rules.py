@@ -43,10 +43,10 @@ from infra.config.schema import COMPONENTS, OUTSIDE_ENDPOINTS, PARENT_PREFIX, Fl
 from infra.local.gateway_services import GATEWAY_PORTS
 from infra.local.plan import RegionPlan
 from infra.local.ports import guest_mac, port_name
+from infra.names import FEDERATED_COMPONENT
 
 # The outside parties the controller plays on the local target.
 GATEWAY_ENDPOINTS = tuple(e for e in OUTSIDE_ENDPOINTS if e != "all_hosts")
-FEDERATED_COMPONENT = "data_exchange"
 MARKER_PREFIX = "regionstack:"
 
 RulePath = Literal["intra", "from_gateway", "to_gateway", "to_parent", "from_child"]

@@ -19,20 +19,11 @@ from ipaddress import IPv4Address, IPv4Network
 from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS, Region
+from infra.names import host_name
 
 BRIDGE_PREFIX = "rs"  # rs<code>: 8 characters, well inside IFNAMSIZ (15)
 TABLE_PREFIX = "regionstack_"
 FIRST_HOST_OFFSET = 2  # .0 network, .1 gateway
-
-
-def hostname_part(component: str) -> str:
-    """`data_exchange` -> `data-exchange`: host names cannot carry underscores (RFC 1123)."""
-    return component.replace("_", "-")
-
-
-def exchange_host(stack: str) -> str:
-    """The name of a region's first exchange host, the one federation links use."""
-    return f"{stack}-{hostname_part('data_exchange')}-1"
 
 
 @dataclass(frozen=True)
@@ -76,7 +67,7 @@ def _hosts(fleet: Fleet, region: Region) -> tuple[HostPlan, ...]:
             address = IPv4Address(block_start + index - 1)
             hosts.append(
                 HostPlan(
-                    f"{region.stack}-{hostname_part(component)}-{index}",
+                    host_name(region.stack, component, index),
                     component,
                     index,
                     str(address),

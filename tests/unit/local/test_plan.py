@@ -7,7 +7,7 @@ from ipaddress import IPv4Address, IPv4Network
 import pytest
 
 from infra.config.loader import Fleet
-from infra.local.plan import hostname_part, plan_region
+from infra.local.plan import plan_region
 
 
 @pytest.mark.parametrize("stack", ["zhejiang", "hangzhou", "chunan"])
@@ -71,7 +71,3 @@ def test_federation_addresses_link_child_and_parent(sample_fleet: Fleet) -> None
 def test_aws_region_has_no_local_plan(sample_fleet: Fleet) -> None:
     with pytest.raises(ValueError, match="targets aws, not local"):
         plan_region(sample_fleet, sample_fleet.region("ningxia"))
-
-
-def test_hostname_part_replaces_underscores() -> None:
-    assert hostname_part("security_monitoring") == "security-monitoring"
