@@ -25,7 +25,6 @@ from typing import Literal
 
 from infra.aws.partition import Partition, partition
 from infra.aws.tags import region_tags
-from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS, Region
 from infra.names import FEDERATED_COMPONENT, host_name
@@ -116,9 +115,7 @@ class AwsRegionPlan:
 
 
 def _zones(fleet: Fleet, region: Region) -> int:
-    tier = analyse(region.code).tier
-    assert tier is not None
-    return fleet.tiers[tier].availability_zones
+    return fleet.tiers[region.tier].availability_zones
 
 
 def subnet_plan(vpc_cidr: IPv4Network, zones: int) -> tuple[SubnetPlan, ...]:
@@ -144,23 +141,17 @@ def exchange_cidrs(fleet: Fleet, region: Region) -> tuple[str, ...]:
 
 
 def _groups(fleet: Fleet, region: Region, stack: str, zones: int) -> tuple[HostGroupPlan, ...]:
-    tier = analyse(region.code).tier
-    assert tier is not None
-    profile = fleet.tiers[tier].host_groups
     groups = []
     for component in COMPONENTS:
-        group = profile[component]  # type: ignore[index]
-        override = region.overrides.host_groups.get(component)  # type: ignore[call-overload]
-        count = (override.count if override else None) or group.count
-        size = (override.size if override else None) or group.size
+        group = region.host_groups[component]
         hosts = tuple(
             AwsHostPlan(host_name(stack, component, n), component, n, (n - 1) % zones)
-            for n in range(1, count + 1)
+            for n in range(1, group.count + 1)
         )
         groups.append(
             HostGroupPlan(
                 component,
-                fleet.standard.sizes[size].aws_instance_type,
+                fleet.standard.sizes[group.size].aws_instance_type,
                 group.max_count,
                 COMPONENT_SUBNET[component],
                 hosts,
@@ -173,8 +164,6 @@ def plan_aws_region(fleet: Fleet, region: Region) -> AwsRegionPlan:
     if region.aws is None:
         raise ValueError(f"region {region.stack} targets {region.target}, not aws")
     aws = region.aws
-    tier = analyse(region.code).tier
-    assert tier is not None
     zones = _zones(fleet, region)
     # A parent and its children share their target (the `parent-target` rule of
     # infra/config/rules.py), so every neighbour here is an aws region with a plan.
@@ -191,7 +180,7 @@ def plan_aws_region(fleet: Fleet, region: Region) -> AwsRegionPlan:
     return AwsRegionPlan(
         stack=region.stack,
         code=region.code,
-        tier=tier.value,
+        tier=region.tier.value,
         standard_version=fleet.standard.version,
         partition=partition(aws.partition),
         region=aws.region,

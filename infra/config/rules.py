@@ -271,14 +271,14 @@ def _code_and_parent(
             )
         ]
     problems = []
-    if region.tier is not None and region.tier != facts.tier:
+    if region.declared_tier is not None and region.declared_tier != facts.tier:
         problems.append(
             doc.problem(
                 (*path, "tier"),
-                f"tier {region.tier.value} disagrees with code {region.code}, which is a {facts.tier.value}",
+                f"tier {region.declared_tier.value} disagrees with code {region.code}, which is a {facts.tier.value}",
                 f"set `tier: {facts.tier.value}` or drop the key (it is derived from the code)",
                 "tier-mismatch",
-                region.tier.value,
+                region.declared_tier.value,
             )
         )
     if facts.expected_parent is None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from infra.config.gbt2260 import analyse
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS, Region
 from infra.names import host_name
@@ -53,17 +52,12 @@ class RegionPlan:
 
 def _hosts(fleet: Fleet, region: Region) -> tuple[HostPlan, ...]:
     assert region.local is not None, "only local regions have a local plan"
-    tier = analyse(region.code).tier
-    assert tier is not None
     network = region.local.cidr
-    groups = fleet.tiers[tier].host_groups
     hosts = []
     block_start = int(network.network_address) + FIRST_HOST_OFFSET
     for component in COMPONENTS:
-        group = groups[component]  # type: ignore[index]
-        override = region.overrides.host_groups.get(component)  # type: ignore[call-overload]
-        count = (override.count if override else None) or group.count
-        for index in range(1, count + 1):
+        group = region.host_groups[component]
+        for index in range(1, group.count + 1):
             address = IPv4Address(block_start + index - 1)
             hosts.append(
                 HostPlan(
@@ -85,14 +79,11 @@ def _first_exchange(fleet: Fleet, region: Region) -> str | None:
     """
     if region.local is None:
         return None
-    tier = analyse(region.code).tier
-    assert tier is not None
-    groups = fleet.tiers[tier].host_groups
     offset = FIRST_HOST_OFFSET
     for component in COMPONENTS:
         if component == "data_exchange":
             return str(region.local.cidr.network_address + offset)
-        offset += groups[component].max_count  # type: ignore[index]
+        offset += region.host_groups[component].max_count
     raise AssertionError("data_exchange is a standard component")
 
 
