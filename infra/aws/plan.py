@@ -25,6 +25,7 @@ from typing import Literal
 
 from infra.aws.partition import Partition, partition
 from infra.aws.tags import region_tags
+from infra.config.federation import federated_children
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS, Region
 from infra.names import FEDERATED_COMPONENT, host_name
@@ -175,7 +176,7 @@ def plan_aws_region(fleet: Fleet, region: Region) -> AwsRegionPlan:
     )
     children = tuple(
         Federation(child.stack, child.code, exchange_cidrs(fleet, child))
-        for child in sorted(fleet.children(region), key=lambda r: r.code)
+        for child in federated_children(fleet, region)
     )
     return AwsRegionPlan(
         stack=region.stack,

@@ -11,9 +11,9 @@ import hashlib
 import json
 from typing import Any
 
+from infra.config.federation import child_exchanges, federated_children, parent_exchange
 from infra.config.loader import Fleet
 from infra.config.schema import Region
-from infra.local.plan import child_exchanges, parent_exchange
 from infra.names import exchange_host
 
 # Bumped when the shape of the effective config changes, so consumers can tell.
@@ -55,7 +55,7 @@ def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
         }
     parent = fleet.parent_of(region)
     address = parent_exchange(fleet, region)
-    children = sorted((c for c in fleet.children(region) if c.local is not None), key=_code)
+    children = [c for c in federated_children(fleet, region) if c.local is not None]
     # Host names (`<stack>-data-exchange-1`) are what the peers' certificates carry: the
     # parent's server name to verify, the children's client names to authorise.
     return {
@@ -64,10 +64,6 @@ def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
         "child_exchanges": list(child_exchanges(fleet, region)),
         "child_exchange_hosts": [exchange_host(child.stack) for child in children],
     }
-
-
-def _code(region: Region) -> str:
-    return region.code
 
 
 def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:

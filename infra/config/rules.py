@@ -467,7 +467,7 @@ def _overrides(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem
 def _capacity(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem]:
     """The bridge network must hold every host the region may scale to.
 
-    The local address plan (infra/local/plan.py) reserves each component a block as large
+    The local address plan (infra/config/federation.py) reserves each component a block as large
     as the tier's max_count, so scaling never renumbers other hosts; the network must
     therefore fit the sum of the max_counts, not only today's hosts.
     """

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from infra.config.environment import apt_cache_root, bake_cidr
+from infra.config.federation import FIRST_HOST_OFFSET
 from infra.config.schema import Standard
 from infra.local.firewall_rules import render_ruleset
 from infra.local.plan import (
     BRIDGE_PREFIX,
-    FIRST_HOST_OFFSET,
     TABLE_PREFIX,
     HostPlan,
     RegionPlan,
