@@ -34,8 +34,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from infra.aws.plan import FEDERATED_COMPONENT, AwsRegionPlan
+from infra.aws.plan import AwsRegionPlan
 from infra.config.schema import COMPONENTS, PARENT_PREFIX, Flow, Standard
+from infra.names import FEDERATED_COMPONENT
 
 ALB_GROUP = "alb"
 ALB_FORWARDED_PORTS = (443,)  # the load balancer answers 80 itself (redirect to HTTPS)

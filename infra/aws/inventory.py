@@ -55,7 +55,7 @@ from infra.aws.tags import (
     TAG_TIER,
     TIER_GROUP_PREFIX,
 )
-from infra.config.schema import COMPONENTS
+from infra.config.schema import COMPONENTS, DEBIAN_SUITE
 from infra.inventory import (
     ROLE_OUTPUTS,
     InventoryError,
@@ -65,7 +65,6 @@ from infra.inventory import (
     integral_numbers,
     write_private,
 )
-from infra.local.image.recipe import DEFAULT_RECIPE
 
 # The plugin reads only files named `*aws_ec2.yml` or `*aws_ec2.yaml`.
 PLUGIN_FILE = "aws_ec2.yml"
@@ -75,8 +74,6 @@ SSM_CONNECTION = "amazon.aws.aws_ssm"
 # Amazon Time Sync Service: link-local, in every region of both partitions.
 AMAZON_TIME_SYNC = "169.254.169.123"
 DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org"
-# The release of the hosts' image, the same on both targets.
-DEBIAN_SUITE = DEFAULT_RECIPE.suite
 PYTHON = "/usr/bin/python3"
 
 ConnectionKind = Literal["ssm", "bastion"]

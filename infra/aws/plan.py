@@ -24,17 +24,17 @@ from ipaddress import IPv4Network
 from typing import Literal
 
 from infra.aws.partition import Partition, partition
-from infra.aws.tags import host_name, region_tags
-from infra.config.gbt2260 import analyse
+from infra.aws.tags import region_tags
+from infra.config.federation import federated_children
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS, Region
+from infra.names import FEDERATED_COMPONENT, host_name
 
 SubnetTier = Literal["public", "private", "data"]
 SUBNET_TIERS: tuple[SubnetTier, ...] = ("public", "private", "data")
 BLOCKS_PER_TIER = 4  # room for up to three zones, plus one spare block per tier
 PREFIX_STEP = 4  # 16 blocks: 3 tiers x 4 zones, and 4 spare
 ALB_MIN_ZONES = 2
-FEDERATED_COMPONENT = "data_exchange"
 
 # Where each component's hosts live.
 COMPONENT_SUBNET: dict[str, SubnetTier] = {
@@ -116,9 +116,7 @@ class AwsRegionPlan:
 
 
 def _zones(fleet: Fleet, region: Region) -> int:
-    tier = analyse(region.code).tier
-    assert tier is not None
-    return fleet.tiers[tier].availability_zones
+    return fleet.tiers[region.tier].availability_zones
 
 
 def subnet_plan(vpc_cidr: IPv4Network, zones: int) -> tuple[SubnetPlan, ...]:
@@ -144,23 +142,17 @@ def exchange_cidrs(fleet: Fleet, region: Region) -> tuple[str, ...]:
 
 
 def _groups(fleet: Fleet, region: Region, stack: str, zones: int) -> tuple[HostGroupPlan, ...]:
-    tier = analyse(region.code).tier
-    assert tier is not None
-    profile = fleet.tiers[tier].host_groups
     groups = []
     for component in COMPONENTS:
-        group = profile[component]  # type: ignore[index]
-        override = region.overrides.host_groups.get(component)  # type: ignore[call-overload]
-        count = (override.count if override else None) or group.count
-        size = (override.size if override else None) or group.size
+        group = region.host_groups[component]
         hosts = tuple(
             AwsHostPlan(host_name(stack, component, n), component, n, (n - 1) % zones)
-            for n in range(1, count + 1)
+            for n in range(1, group.count + 1)
         )
         groups.append(
             HostGroupPlan(
                 component,
-                fleet.standard.sizes[size].aws_instance_type,
+                fleet.standard.sizes[group.size].aws_instance_type,
                 group.max_count,
                 COMPONENT_SUBNET[component],
                 hosts,
@@ -173,8 +165,6 @@ def plan_aws_region(fleet: Fleet, region: Region) -> AwsRegionPlan:
     if region.aws is None:
         raise ValueError(f"region {region.stack} targets {region.target}, not aws")
     aws = region.aws
-    tier = analyse(region.code).tier
-    assert tier is not None
     zones = _zones(fleet, region)
     # A parent and its children share their target (the `parent-target` rule of
     # infra/config/rules.py), so every neighbour here is an aws region with a plan.
@@ -186,12 +176,12 @@ def plan_aws_region(fleet: Fleet, region: Region) -> AwsRegionPlan:
     )
     children = tuple(
         Federation(child.stack, child.code, exchange_cidrs(fleet, child))
-        for child in sorted(fleet.children(region), key=lambda r: r.code)
+        for child in federated_children(fleet, region)
     )
     return AwsRegionPlan(
         stack=region.stack,
         code=region.code,
-        tier=tier.value,
+        tier=region.tier.value,
         standard_version=fleet.standard.version,
         partition=partition(aws.partition),
         region=aws.region,

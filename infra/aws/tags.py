@@ -8,16 +8,14 @@ The Pulumi program (modules/aws) writes these tags; the inventory (amazon.aws.aw
 * a resource that belongs to one component also `regionstack:role` (the component name:
   portal, data_exchange, hotline, security_monitoring);
 * EC2 instances (directly, or through the auto scaling group's tag propagation) also
-  `Name` = `<stack>-<component with _ as ->-<n>`, the local plan's host names
-  (infra/local/plan.py), e.g. `ningxia-data-exchange-1`.
+  `Name` = `<stack>-<component with _ as ->-<n>`, the host names of both targets
+  (infra/names.py), e.g. `ningxia-data-exchange-1`.
 
 Inventory groups are `region_<code>`, `tier_<tier>` and one group per component named
 exactly as the component, as in the local inventory, so roles and testinfra run unchanged.
 """
 
 from __future__ import annotations
-
-from infra.local.plan import hostname_part
 
 TAG_CODE = "regionstack:code"
 TAG_STACK = "regionstack:stack"
@@ -46,11 +44,6 @@ def region_tags(code: str, stack: str, tier: str, standard_version: str) -> dict
 def role_tags(base: dict[str, str], component: str) -> dict[str, str]:
     """`base` plus the component a resource belongs to."""
     return {**base, TAG_ROLE: component}
-
-
-def host_name(stack: str, component: str, index: int) -> str:
-    """An instance's `Name` tag: the local plan's host name, `<stack>-<component>-<n>`."""
-    return f"{stack}-{hostname_part(component)}-{index}"
 
 
 def region_group(code: str) -> str:

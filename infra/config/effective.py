@@ -11,38 +11,33 @@ import hashlib
 import json
 from typing import Any
 
-from infra.config.gbt2260 import analyse
+from infra.config.federation import child_exchanges, federated_children, parent_exchange
 from infra.config.loader import Fleet
 from infra.config.schema import Region
-from infra.local.plan import child_exchanges, exchange_host, parent_exchange
+from infra.names import exchange_host
 
 # Bumped when the shape of the effective config changes, so consumers can tell.
 EFFECTIVE_SCHEMA = 1
 
 
 def _host_groups(fleet: Fleet, region: Region) -> dict[str, Any]:
-    tier = analyse(region.code).tier
-    assert tier is not None, "validated regions always have a tier"
-    groups: dict[str, Any] = {}
-    for component, group in sorted(fleet.tiers[tier].host_groups.items()):
-        override = region.overrides.host_groups.get(component)
-        size = (override.size if override else None) or group.size
-        groups[component] = {
-            "count": (override.count if override else None) or group.count,
-            "size": size,
-            **fleet.standard.sizes[size].model_dump(),
+    return {
+        component: {
+            "count": group.count,
+            "size": group.size,
+            **fleet.standard.sizes[group.size].model_dump(),
         }
-    return groups
+        for component, group in sorted(region.host_groups.items())
+    }
 
 
 def _target(fleet: Fleet, region: Region) -> dict[str, Any]:
     if region.local is not None:
         return {"kind": "local", "cidr": str(region.local.cidr), "image": region.local.image}
     assert region.aws is not None, "validated regions carry their target's settings"
-    tier = analyse(region.code).tier
-    assert tier is not None
     aws = region.aws.model_dump(mode="json")
-    return {"kind": "aws", **aws, "availability_zones": fleet.tiers[tier].availability_zones}
+    zones = fleet.tiers[region.tier].availability_zones
+    return {"kind": "aws", **aws, "availability_zones": zones}
 
 
 def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
@@ -60,7 +55,7 @@ def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
         }
     parent = fleet.parent_of(region)
     address = parent_exchange(fleet, region)
-    children = sorted((c for c in fleet.children(region) if c.local is not None), key=_code)
+    children = [c for c in federated_children(fleet, region) if c.local is not None]
     # Host names (`<stack>-data-exchange-1`) are what the peers' certificates carry: the
     # parent's server name to verify, the children's client names to authorise.
     return {
@@ -71,14 +66,8 @@ def _federation(fleet: Fleet, region: Region) -> dict[str, Any]:
     }
 
 
-def _code(region: Region) -> str:
-    return region.code
-
-
 def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:
     """The effective configuration of `region`, with every value resolved."""
-    tier = analyse(region.code).tier
-    assert tier is not None
     parent = fleet.parent_of(region)
     return {
         "schema": EFFECTIVE_SCHEMA,
@@ -86,7 +75,7 @@ def effective_config(fleet: Fleet, region: Region) -> dict[str, Any]:
             "code": region.code,
             "name": region.name,
             "stack": region.stack,
-            "tier": tier.value,
+            "tier": region.tier.value,
             "parent": (
                 {"code": parent.code, "name": parent.name, "stack": parent.stack}
                 if parent

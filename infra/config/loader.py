@@ -65,6 +65,7 @@ class Fleet:
         # Built once: a national fleet asks for the children of each of its 3,000 regions.
         self._children: dict[str, list[Region]] = {}
         for region in self.regions:
+            region.resolve_host_groups(self.tiers[region.tier])
             if region.parent:
                 self._children.setdefault(region.parent, []).append(region)
 

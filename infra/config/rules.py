@@ -271,14 +271,14 @@ def _code_and_parent(
             )
         ]
     problems = []
-    if region.tier is not None and region.tier != facts.tier:
+    if region.declared_tier is not None and region.declared_tier != facts.tier:
         problems.append(
             doc.problem(
                 (*path, "tier"),
-                f"tier {region.tier.value} disagrees with code {region.code}, which is a {facts.tier.value}",
+                f"tier {region.declared_tier.value} disagrees with code {region.code}, which is a {facts.tier.value}",
                 f"set `tier: {facts.tier.value}` or drop the key (it is derived from the code)",
                 "tier-mismatch",
-                region.tier.value,
+                region.declared_tier.value,
             )
         )
     if facts.expected_parent is None:
@@ -467,7 +467,7 @@ def _overrides(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem
 def _capacity(s: SourcedRegion, tiers: dict[Tier, TierProfile]) -> list[Problem]:
     """The bridge network must hold every host the region may scale to.
 
-    The local address plan (infra/local/plan.py) reserves each component a block as large
+    The local address plan (infra/config/federation.py) reserves each component a block as large
     as the tier's max_count, so scaling never renumbers other hosts; the network must
     therefore fit the sum of the max_counts, not only today's hosts.
     """

@@ -14,18 +14,23 @@ generated from them, never restated by hand. Unknown keys are refused everywhere
 
 from __future__ import annotations
 
+from functools import cached_property
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr
 
-from infra.config.gbt2260 import Tier
+from infra.config.gbt2260 import Tier, analyse
 
 COMPONENTS: tuple[str, ...] = ("portal", "data_exchange", "hotline", "security_monitoring")
 Component = Literal["portal", "data_exchange", "hotline", "security_monitoring"]
 SizeName = Literal["small", "medium", "large"]
 TargetName = Literal["local", "aws"]
 Partition = Literal["aws", "aws-cn"]
+
+# The Debian release every host of the design runs, on both targets (the local image's
+# debootstrap suite, the aws hosts' apt sources): part of the design, not a region's choice.
+DEBIAN_SUITE = "bookworm"
 
 # Flow endpoints besides the components: outside parties, every host of the region, and
 # the parent region's exchange (federation goes up the province -> city -> county chain).
@@ -223,11 +228,18 @@ class Overrides(Model):
 
 
 class Region(Model):
+    # Dumped as written (`tier:`, not `declared_tier:`), so a dump reads back as a region.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, serialize_by_alias=True)
+
     code: Code = Field(description="the GB/T 2260 code, e.g. '330127'")
     name: ChineseName
     stack: StackName
-    tier: Tier | None = Field(
-        default=None, strict=False, description="optional; derived from the code and must agree"
+    # Read the tier from `tier` (derived from the code); this is only what the file says.
+    declared_tier: Tier | None = Field(
+        default=None,
+        alias="tier",
+        strict=False,
+        description="optional; derived from the code and must agree",
     )
     parent: Code | None = Field(default=None, description="the parent region's code")
     target: TargetName
@@ -235,6 +247,39 @@ class Region(Model):
     aws: AwsTarget | None = None
     contacts: Contacts
     overrides: Overrides = Field(default_factory=Overrides)
+    _host_groups: dict[str, HostGroup] | None = PrivateAttr(default=None)
+
+    @cached_property
+    def tier(self) -> Tier:
+        """The region's tier, derived from its code (GB/T 2260) once."""
+        facts = analyse(self.code)
+        if facts.tier is None:  # validation refuses such a region (rule code-format)
+            raise ValueError(f"code {self.code} {facts.error}")
+        return facts.tier
+
+    @property
+    def host_groups(self) -> dict[str, HostGroup]:
+        """Every component's host group after the region's overrides: the tier profile's
+        count, max_count and size, with the override's count and size where it sets them."""
+        if self._host_groups is None:
+            raise LookupError(
+                f"region {self.stack}: host groups are resolved by the fleet it belongs to "
+                "(infra/config/loader.py Fleet); load the fleet rather than a bare region"
+            )
+        return self._host_groups
+
+    def resolve_host_groups(self, profile: TierProfile) -> None:
+        """Apply the overrides to the tier profile's host groups (the fleet does, once)."""
+        resolved: dict[str, HostGroup] = {}
+        for component, group in profile.host_groups.items():
+            override = self.overrides.host_groups.get(component)
+            resolved[component] = group.model_copy(
+                update={
+                    "count": (override.count if override else None) or group.count,
+                    "size": (override.size if override else None) or group.size,
+                }
+            )
+        self._host_groups = resolved
 
 
 class RegionsFile(Model):
@@ -243,5 +288,5 @@ class RegionsFile(Model):
 
 # Keys a region file may set, at the top level and under `overrides:`; anything the
 # standard defines is locked and reported as such rather than as an unknown key.
-REGION_KEYS = frozenset(Region.model_fields)
+REGION_KEYS = frozenset(f.alias or n for n, f in Region.model_fields.items())
 OVERRIDE_KEYS = frozenset(Overrides.model_fields)

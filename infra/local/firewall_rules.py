@@ -43,10 +43,10 @@ from infra.config.schema import COMPONENTS, OUTSIDE_ENDPOINTS, PARENT_PREFIX, Fl
 from infra.local.gateway_services import GATEWAY_PORTS
 from infra.local.plan import RegionPlan
 from infra.local.ports import guest_mac, port_name
+from infra.names import FEDERATED_COMPONENT
 
 # The outside parties the controller plays on the local target.
 GATEWAY_ENDPOINTS = tuple(e for e in OUTSIDE_ENDPOINTS if e != "all_hosts")
-FEDERATED_COMPONENT = "data_exchange"
 MARKER_PREFIX = "regionstack:"
 
 RulePath = Literal["intra", "from_gateway", "to_gateway", "to_parent", "from_child"]
@@ -70,11 +70,6 @@ class Rule:
 
 def _sorted_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(set(addresses), key=IPv4Address))
-
-
-def _first_exchange(plan: RegionPlan) -> str | None:
-    exchanges = plan.hosts_of(FEDERATED_COMPONENT)
-    return exchanges[0].address if exchanges else None
 
 
 def _endpoint(plan: RegionPlan, endpoint: str, flow: Flow) -> tuple[str, ...]:
@@ -101,7 +96,7 @@ def _federation_rules(plan: RegionPlan, flow: Flow) -> list[Rule]:
             f"first {FEDERATED_COMPONENT} hosts, so only "
             f"{FEDERATED_COMPONENT} -> {PARENT_PREFIX}{FEDERATED_COMPONENT} can cross regions"
         )
-    own = _first_exchange(plan)
+    own = plan.own_exchange
     ports = tuple(sorted(set(flow.ports)))
     rules = []
     if own and plan.parent_exchange:
@@ -399,7 +394,7 @@ def denied_samples(plan: RegionPlan, standard: Standard) -> list[Concrete]:
                 continue
             samples.add((src, dst, port, "not in the flow matrix"))
 
-    own = _first_exchange(plan)
+    own = plan.own_exchange
     if plan.parent_exchange:
         for src in hosts:
             for port in ports:

@@ -6,9 +6,8 @@ parent region can compute its children's exchange addresses (for its firewall) w
 their stacks having been deployed.
 
 Addresses: the gateway is the first address of the region CIDR; hosts follow in one block
-per component, in the standard's component order, each block as large as the tier's
-`max_count`. A region that scales a component within its tier's bounds therefore never
-renumbers its other hosts.
+per component (infra/config/federation.py, which the effective config reads too), so a
+region that scales a component within its tier's bounds never renumbers its other hosts.
 """
 
 from __future__ import annotations
@@ -16,23 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from infra.config.gbt2260 import analyse
+from infra.config.federation import child_exchanges, component_blocks, parent_exchange
 from infra.config.loader import Fleet
-from infra.config.schema import COMPONENTS, Region
+from infra.config.schema import Region
+from infra.names import FEDERATED_COMPONENT, host_name
 
 BRIDGE_PREFIX = "rs"  # rs<code>: 8 characters, well inside IFNAMSIZ (15)
 TABLE_PREFIX = "regionstack_"
-FIRST_HOST_OFFSET = 2  # .0 network, .1 gateway
-
-
-def hostname_part(component: str) -> str:
-    """`data_exchange` -> `data-exchange`: host names cannot carry underscores (RFC 1123)."""
-    return component.replace("_", "-")
-
-
-def exchange_host(stack: str) -> str:
-    """The name of a region's first exchange host, the one federation links use."""
-    return f"{stack}-{hostname_part('data_exchange')}-1"
 
 
 @dataclass(frozen=True)
@@ -59,65 +48,24 @@ class RegionPlan:
     def hosts_of(self, component: str) -> tuple[HostPlan, ...]:
         return tuple(h for h in self.hosts if h.component == component)
 
-
-def _hosts(fleet: Fleet, region: Region) -> tuple[HostPlan, ...]:
-    assert region.local is not None, "only local regions have a local plan"
-    tier = analyse(region.code).tier
-    assert tier is not None
-    network = region.local.cidr
-    groups = fleet.tiers[tier].host_groups
-    hosts = []
-    block_start = int(network.network_address) + FIRST_HOST_OFFSET
-    for component in COMPONENTS:
-        group = groups[component]  # type: ignore[index]
-        override = region.overrides.host_groups.get(component)  # type: ignore[call-overload]
-        count = (override.count if override else None) or group.count
-        for index in range(1, count + 1):
-            address = IPv4Address(block_start + index - 1)
-            hosts.append(
-                HostPlan(
-                    f"{region.stack}-{hostname_part(component)}-{index}",
-                    component,
-                    index,
-                    str(address),
-                )
-            )
-        block_start += group.max_count
-    return tuple(hosts)
+    @property
+    def own_exchange(self) -> str | None:
+        """The address of this region's first exchange host, where federation links end
+        (None in a plan without one, such as the bake network's)."""
+        exchanges = self.hosts_of(FEDERATED_COMPONENT)
+        return exchanges[0].address if exchanges else None
 
 
-def _first_exchange(fleet: Fleet, region: Region) -> str | None:
-    """The first data_exchange host's address, from the block arithmetic of `_hosts`.
-
-    Computed directly rather than by planning every host: each region's digest needs its
-    parent's and children's exchange addresses, thousands of times in a national fleet.
-    """
-    if region.local is None:
-        return None
-    tier = analyse(region.code).tier
-    assert tier is not None
-    groups = fleet.tiers[tier].host_groups
-    offset = FIRST_HOST_OFFSET
-    for component in COMPONENTS:
-        if component == "data_exchange":
-            return str(region.local.cidr.network_address + offset)
-        offset += groups[component].max_count  # type: ignore[index]
-    raise AssertionError("data_exchange is a standard component")
-
-
-def parent_exchange(fleet: Fleet, region: Region) -> str | None:
-    """The address this region's exchange federates to (its parent's first exchange)."""
-    parent = fleet.parent_of(region)
-    return _first_exchange(fleet, parent) if parent else None
-
-
-def child_exchanges(fleet: Fleet, region: Region) -> tuple[str, ...]:
-    """The addresses that federate to this region: its local children's first exchanges."""
+def _hosts(region: Region) -> tuple[HostPlan, ...]:
     return tuple(
-        address
-        # By code: the plan must not depend on the order regions are written in.
-        for child in sorted(fleet.children(region), key=lambda r: r.code)
-        if (address := _first_exchange(fleet, child)) is not None
+        HostPlan(
+            host_name(region.stack, component, index),
+            component,
+            index,
+            str(IPv4Address(block_start + index - 1)),
+        )
+        for component, block_start in component_blocks(region).items()
+        for index in range(1, region.host_groups[component].count + 1)
     )
 
 
@@ -133,7 +81,7 @@ def plan_region(fleet: Fleet, region: Region) -> RegionPlan:
         bridge=f"{BRIDGE_PREFIX}{region.code}",
         gateway=str(network.network_address + 1),
         table=f"{TABLE_PREFIX}{region.code}",
-        hosts=_hosts(fleet, region),
+        hosts=_hosts(region),
         parent_exchange=parent_exchange(fleet, region),
         child_exchanges=child_exchanges(fleet, region),
     )

@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from infra.aws.flows import ALB_GROUP, SgRule
 from infra.aws.plan import AwsRegionPlan
 from infra.layers import layer_of
+from infra.names import hostname_part
 from modules.aws.alb import PortalLoadBalancer, PortalLoadBalancerArgs
 from modules.aws.detection import Detection, DetectionArgs
 from modules.aws.hosts import HostGroup, HostGroupArgs, InstanceIdentity, InstanceIdentityArgs
@@ -105,7 +106,7 @@ class AwsRegion(pulumi.ComponentResource):
         for group in plan.groups:
             layer = layer_of(group.component).name
             host_group = HostGroup(
-                f"{name}-{group.component.replace('_', '-')}",
+                f"{name}-{hostname_part(group.component)}",
                 HostGroupArgs(
                     stack=plan.stack,
                     group=group,

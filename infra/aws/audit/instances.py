@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from infra.aws.audit.clients import pages
 from infra.aws.audit.model import AuditTarget, Finding, Passed, Result, Scope
 from infra.aws.audit.stack_resources import resource_label, stack_filter, tag_map
-from infra.aws.tags import REGION_TAG_KEYS, TAG_NAME, TAG_ROLE, host_name
+from infra.aws.tags import REGION_TAG_KEYS, TAG_NAME, TAG_ROLE
 from infra.config.schema import COMPONENTS
+from infra.names import host_name
 
 
 def _wrong_region_tags(target: AuditTarget, tags: dict[str, str]) -> list[str]:

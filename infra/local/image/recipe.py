@@ -9,6 +9,8 @@ import platform
 from dataclasses import dataclass
 from typing import Any
 
+from infra.config.schema import DEBIAN_SUITE
+
 ADMIN_USER = "rsadmin"
 
 # Bump whenever the post-build code (builder.py) changes what it writes into the image: the
@@ -74,7 +76,7 @@ def host_architecture() -> str:
 class ImageRecipe:
     """Everything that decides what is in the image (and nothing that does not)."""
 
-    suite: str = "bookworm"
+    suite: str = DEBIAN_SUITE
     variant: str = "minbase"
     components: tuple[str, ...] = ("main",)
     architecture: str = dataclasses.field(default_factory=host_architecture)

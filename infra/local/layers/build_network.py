@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from infra.config.environment import apt_cache_root, bake_cidr
+from infra.config.federation import FIRST_HOST_OFFSET
 from infra.config.schema import Standard
 from infra.local.firewall_rules import render_ruleset
 from infra.local.plan import (
     BRIDGE_PREFIX,
-    FIRST_HOST_OFFSET,
     TABLE_PREFIX,
     HostPlan,
     RegionPlan,
-    hostname_part,
 )
-from infra.names import region_domain
+from infra.names import host_name, region_domain
 
 STACK = "bake"
 # A build host of the base layer belongs to no component: the flows to "all hosts" apply.
@@ -37,7 +36,7 @@ class BuildNetwork:
 
 
 def build_host_name(layer: str) -> str:
-    return f"{STACK}-{hostname_part(layer)}-1"
+    return host_name(STACK, layer, 1)
 
 
 def bake_plan(layers: list[tuple[str, str]], cidr: str | None = None) -> RegionPlan:

@@ -26,9 +26,10 @@ import boto3
 from infra.aws.audit.model import AuditTarget
 from infra.aws.flows import ALB_GROUP, security_group_rules, security_groups
 from infra.aws.plan import AwsRegionPlan, plan_aws_region
-from infra.aws.tags import TAG_CODE, TAG_NAME, host_name, role_tags
+from infra.aws.tags import TAG_CODE, TAG_NAME, role_tags
 from infra.config.loader import Fleet
 from infra.config.schema import Region
+from infra.names import host_name
 
 NEIGHBOUR = "neighbour"  # another stack sharing the account and region
 STOPPED_HOST_INDEX = 9  # a stopped portal host of the stack

@@ -31,11 +31,11 @@ from infra.aws.inventory import (
     plugin_config,
     write_aws_inventory,
 )
-from infra.aws.tags import host_name
 from infra.config.effective import effective_config
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS
 from infra.inventory import ROLE_OUTPUTS, InventoryError
+from infra.names import host_name
 from infra.verify.inventory import parse_listing
 from tests.unit.aws_ops.account import UNTAGGED_HOST, BuiltRegion
 from tests.unit.aws_ops.emulator import NONCOMPLIANT, PARTITION_IDS, PARTITIONS, process_env

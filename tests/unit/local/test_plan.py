@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Network
 
 import pytest
 
 from infra.config.loader import Fleet
-from infra.local.plan import hostname_part, plan_region
+from infra.local.plan import plan_region
 
 
 @pytest.mark.parametrize("stack", ["zhejiang", "hangzhou", "chunan"])
@@ -48,7 +49,11 @@ def test_scaling_a_component_never_renumbers_the_others(sample_fleet: Fleet) -> 
     data = region.model_dump(mode="json")
     data["overrides"] = {"host_groups": {"portal": {"count": 2}}}
     scaled = type(region).model_validate(data)
-    after = {h.name: h.address for h in plan_region(sample_fleet, scaled).hosts}
+    # A fleet resolves its regions' host groups: the same fleet with chunan scaled.
+    fleet = replace(
+        sample_fleet, regions=[scaled if r is region else r for r in sample_fleet.regions]
+    )
+    after = {h.name: h.address for h in plan_region(fleet, scaled).hosts}
     assert "chunan-portal-2" in after
     assert {k: v for k, v in after.items() if k != "chunan-portal-2"} == before
 
@@ -71,7 +76,3 @@ def test_federation_addresses_link_child_and_parent(sample_fleet: Fleet) -> None
 def test_aws_region_has_no_local_plan(sample_fleet: Fleet) -> None:
     with pytest.raises(ValueError, match="targets aws, not local"):
         plan_region(sample_fleet, sample_fleet.region("ningxia"))
-
-
-def test_hostname_part_replaces_underscores() -> None:
-    assert hostname_part("security_monitoring") == "security-monitoring"
