@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.verify.suites import ROLE_MODULES, ROLES
+from infra.verify.suites import SUITE_MODULES, SUITES
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Failure:
 
 
 PREFLIGHT_CLASS = "verify.preflight"
-MODULE_ROLES = {Path(module).stem: role for role, module in ROLE_MODULES.items()}
+MODULE_SUITES = {Path(module).stem: role for role, module in SUITE_MODULES.items()}
 
 
 def role_of(classname: str, name: str) -> str:
@@ -40,8 +40,8 @@ def role_of(classname: str, name: str) -> str:
         return "preflight"
     for dotted in (classname, name):
         for part in dotted.replace("/", ".").split("."):
-            if part in MODULE_ROLES:
-                return MODULE_ROLES[part]
+            if part in MODULE_SUITES:
+                return MODULE_SUITES[part]
     return "other"
 
 
@@ -77,7 +77,7 @@ def summarize_junit(path: Path) -> tuple[dict[str, Counts], list[Failure]]:
 def format_summary(
     stack: str, counts: Mapping[str, Counts], failures: Sequence[Failure], notes: Sequence[str]
 ) -> str:
-    order = [r for r in ("preflight", *ROLES, "other") if r in counts]
+    order = [r for r in ("preflight", *SUITES, "other") if r in counts]
     lines = [f"verify of {stack}:"]
     lines += [f"  {note}" for note in notes]
     lines.append(f"  {'ROLE':<22}{'PASSED':>8}{'FAILED':>8}{'SKIPPED':>9}{'TIME':>9}")

@@ -82,7 +82,7 @@ def test_summary_table_is_readable(junit_parts: list[tuple[str, Path]], tmp_path
     assert lines[0] == "verify of chunan:"
     assert lines[1] == "  4 hosts from /inv"
     assert lines[2].split() == ["ROLE", "PASSED", "FAILED", "SKIPPED", "TIME"]
-    # Roles in the order of ROLES, whatever the order of the suites.
+    # Roles in the order of SUITES, whatever the order of the suites.
     assert lines[3].split() == ["portal", "2", "2", "1", "12.5s"]
     assert lines[4].split() == ["flows", "2", "0", "0", "4.0s"]
     assert lines[5].split() == ["total", "4", "2", "1"]
