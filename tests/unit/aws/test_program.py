@@ -9,9 +9,9 @@ import pulumi
 import pytest
 
 from infra.aws import partition as partitions
+from infra.aws.mocks import ACCOUNT, evaluate, inputs_for
 from infra.aws.program import AwsInputs, inputs_from_config
 from infra.config.loader import Fleet
-from tests.unit.aws.harness import ACCOUNT, evaluate, inputs_for
 
 
 @pytest.fixture
