@@ -232,7 +232,7 @@ def _remote(config: Path, host: str, script: str) -> Remote:
     """Run `script` as root on `host` through the ssh_config at `config`."""
     try:
         completed = run_ssh(
-            config, host, host, "sudo -n sh -s", stdin=script, timeout=AUDIT_TIMEOUT_SECONDS
+            config, host, command="sudo -n sh -s", stdin=script, timeout=AUDIT_TIMEOUT_SECONDS
         )
     except subprocess.TimeoutExpired:
         return Remote(_SSH_FAILED, "", f"no answer within {AUDIT_TIMEOUT_SECONDS} s")

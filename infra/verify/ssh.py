@@ -107,13 +107,15 @@ def ssh_hosts(regions: Iterable[RegionInventory]) -> list[str]:
 def run_ssh(
     config: Path,
     name: str,
-    *args: str,
+    *options: str,
+    command: str | None = "true",
     stdin: str | None = None,
     timeout: float = CONNECT_TIMEOUT_SECONDS * 3,
 ) -> subprocess.CompletedProcess[str]:
-    """`ssh -F config [args] name [true]`: through the host's master connection once open."""
+    """`ssh -F config [options] name [command]`: through the host's master connection once
+    open; `command=None` for a control request (`-O exit`)."""
     return subprocess.run(
-        ["ssh", "-F", str(config), *args, name, *([] if args else ["true"])],
+        ["ssh", "-F", str(config), *options, name, *([command] if command else [])],
         input=stdin,
         capture_output=True,
         text=True,
@@ -141,7 +143,7 @@ def open_connections(context: VerifyContext) -> dict[str, str]:
 def close_masters(config: Path, names: Sequence[str]) -> None:
     """End the master connections `config` opened to `names`."""
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        list(pool.map(lambda n: run_ssh(config, n, "-O", "exit"), names))
+        list(pool.map(lambda n: run_ssh(config, n, "-O", "exit", command=None), names))
 
 
 def close_connections(context: VerifyContext) -> None:

@@ -148,21 +148,27 @@ def test_check_region_reports_every_host_grouped_by_role(tmp_path: Path) -> None
 def test_ssh_runner_runs_the_script_as_root_through_verifys_ssh_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seen: list[tuple[str, tuple[str, ...], str | None, str]] = []
+    seen: list[tuple[str, tuple[str, ...], str | None, str | None, str]] = []
 
     def run_ssh(
-        config: Path, name: str, *args: str, stdin: str | None = None, timeout: float = 0
+        config: Path,
+        name: str,
+        *options: str,
+        command: str | None = "true",
+        stdin: str | None = None,
+        timeout: float = 0,
     ) -> subprocess.CompletedProcess[str]:
-        seen.append((name, args, stdin, config.read_text(encoding="utf-8")))
+        seen.append((name, options, command, stdin, config.read_text(encoding="utf-8")))
         return subprocess.CompletedProcess([], 0, "out", "")
 
     monkeypatch.setattr(hardening, "run_ssh", run_ssh)
     monkeypatch.setattr(hardening, "close_masters", lambda config, names: None)
     with ssh_runner(_region(tmp_path, REGION)) as run:
         assert run("hangzhou-hotline-1", "echo hi") == Remote(0, "out", "")
-    [(name, args, stdin, config)] = seen
+    [(name, options, command, stdin, config)] = seen
     assert name == "hangzhou-hotline-1"
-    assert args[-1] == "sudo -n sh -s"
+    assert options == ()
+    assert command == "sudo -n sh -s"
     assert stdin == "echo hi"
     block = config.split("Host hangzhou-hotline-1\n")[1].split("\n\n")[0]
     assert "  HostName 10.203.1.8\n" in block
