@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from infra.cli import build_parser
 from infra.config.schema import COMPONENTS
 from infra.verify import hardening
 from infra.verify.errors import VerifyError
@@ -262,3 +263,14 @@ def test_shortfalls_hold_every_host_to_the_hardening_target(index: int, short: b
 def test_shortfalls_name_a_host_that_could_not_be_audited() -> None:
     result = HostHardening("chunan-portal-1", "portal", "10.203.2.2", errors=["lynis missing"])
     assert shortfalls([result]) == ["chunan-portal-1: lynis missing"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--hardening", "--hardening-json", "h.json"], ["--audit", "--audit-json", "h.json"]],
+    ids=["hardening", "former-audit"],
+)
+def test_verify_takes_the_hardening_flags_and_their_former_names(flags: list[str]) -> None:
+    args = build_parser().parse_args(["verify", "chunan", *flags])
+    assert args.hardening is True
+    assert args.hardening_json == Path("h.json")
