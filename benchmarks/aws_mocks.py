@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/aws_mocks.py [--stack ningxia] [--repeat N] [--json] [--profile [N]]
 
 The region is the real `stacks/` one (ningxia: a province in aws-cn, portal x 3, every
-component an auto scaling group); the mocks are the unit tests' (tests/unit/aws/harness.py).
+component an auto scaling group); the mocks are the unit tests' (infra/aws/mocks.py).
 The first evaluation is reported apart ("cold"): it includes loading pulumi_aws's service
 modules, which the Python process does once. Then `--repeat` warm evaluations. For each,
 wall time and process CPU time (user + sys) - on a shared machine the CPU figure is the
@@ -28,8 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from infra.aws.mocks import Evaluation, evaluate  # noqa: E402
 from infra.config.loader import load_fleet  # noqa: E402
-from tests.unit.aws.harness import Evaluation, evaluate  # noqa: E402
 
 TARGET_SECONDS = 3.0
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from infra.config.environment import state_dir
 from infra.names import internal_name
 
 
@@ -41,10 +42,7 @@ class InventoryFiles:
 
 
 def inventory_dir(stack: str) -> Path:
-    state = os.environ.get("REGIONSTACK_STATE_DIR") or str(
-        Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state")) / "regionstack"
-    )
-    return Path(state) / "inventory" / stack
+    return state_dir() / "inventory" / stack
 
 
 def stack_outputs(stack: str, cwd: Path) -> dict[str, Any]:

@@ -27,6 +27,6 @@ from __future__ import annotations
 
 from .errors import VerifyError
 from .run import VerifyRequest, verify
-from .suites import ROLES
+from .suites import SUITES
 
-__all__ = ["ROLES", "VerifyError", "VerifyRequest", "verify"]
+__all__ = ["SUITES", "VerifyError", "VerifyRequest", "verify"]

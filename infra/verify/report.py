@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.verify.suites import ROLE_MODULES, ROLES
+from infra.verify.suites import SUITE_MODULES, SUITES
 
 
 @dataclass
@@ -25,28 +25,28 @@ class Counts:
 
 @dataclass(frozen=True)
 class Failure:
-    role: str
+    suite: str
     test: str
     message: str
 
 
 PREFLIGHT_CLASS = "verify.preflight"
-MODULE_ROLES = {Path(module).stem: role for role, module in ROLE_MODULES.items()}
+MODULE_SUITES = {Path(module).stem: role for role, module in SUITE_MODULES.items()}
 
 
-def role_of(classname: str, name: str) -> str:
-    """The role a JUnit testcase belongs to (`tests.hosts.test_portal` -> `portal`)."""
+def suite_of(classname: str, name: str) -> str:
+    """The suite a JUnit testcase belongs to (`tests.hosts.test_portal` -> `portal`)."""
     if classname.startswith(PREFLIGHT_CLASS):
         return "preflight"
     for dotted in (classname, name):
         for part in dotted.replace("/", ".").split("."):
-            if part in MODULE_ROLES:
-                return MODULE_ROLES[part]
+            if part in MODULE_SUITES:
+                return MODULE_SUITES[part]
     return "other"
 
 
 def summarize_junit(path: Path) -> tuple[dict[str, Counts], list[Failure]]:
-    """Per role: passed, failed (failures and errors), skipped; and every failure."""
+    """Per suite: passed, failed (failures and errors), skipped; and every failure."""
     root = ET.parse(path).getroot()
     counts: dict[str, Counts] = {}
     failures: list[Failure] = []
@@ -54,7 +54,7 @@ def summarize_junit(path: Path) -> tuple[dict[str, Counts], list[Failure]]:
     for suite in suites:
         suite_roles: set[str] = set()
         for case in suite.iter("testcase"):
-            role = role_of(case.get("classname", ""), case.get("name", ""))
+            role = suite_of(case.get("classname", ""), case.get("name", ""))
             suite_roles.add(role)
             entry = counts.setdefault(role, Counts())
             bad = case.find("failure")
@@ -77,10 +77,10 @@ def summarize_junit(path: Path) -> tuple[dict[str, Counts], list[Failure]]:
 def format_summary(
     stack: str, counts: Mapping[str, Counts], failures: Sequence[Failure], notes: Sequence[str]
 ) -> str:
-    order = [r for r in ("preflight", *ROLES, "other") if r in counts]
+    order = [r for r in ("preflight", *SUITES, "other") if r in counts]
     lines = [f"verify of {stack}:"]
     lines += [f"  {note}" for note in notes]
-    lines.append(f"  {'ROLE':<22}{'PASSED':>8}{'FAILED':>8}{'SKIPPED':>9}{'TIME':>9}")
+    lines.append(f"  {'SUITE':<22}{'PASSED':>8}{'FAILED':>8}{'SKIPPED':>9}{'TIME':>9}")
     total = Counts()
     for role in order:
         c = counts[role]
@@ -91,7 +91,7 @@ def format_summary(
     lines.append(f"  {'total':<22}{total.passed:>8}{total.failed:>8}{total.skipped:>9}")
     if failures:
         lines.append("  failures:")
-        lines += [f"    {f.role}: {f.test}: {f.message[:160]}" for f in failures]
+        lines += [f"    {f.suite}: {f.test}: {f.message[:160]}" for f in failures]
     lines.append(f"{total.passed} passed, {total.failed} failed, {total.skipped} skipped")
     return "\n".join(lines)
 

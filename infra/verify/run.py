@@ -26,7 +26,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 class VerifyRequest:
     stack: str
     inventory: Path
-    roles: tuple[str, ...]
+    suites: tuple[str, ...]
     parent_stack: str | None
     parent_inventory: Path | None
     junit: Path | None
@@ -72,16 +72,16 @@ def _run_suites(
 
 
 def verify(request: VerifyRequest, out: Callable[[str], None] = print) -> int:
-    """Run the suites of `request.roles` against the region; print the summary table.
+    """Run the suites of `request.suites` against the region; print the summary table.
 
     Exit code 1 when a check failed, a suite could not run or a host of the region cannot
     be reached (reported as JUnit errors too). The parent's hosts being out of reach only
     leaves the link to the parent unchecked, and says so."""
     started = time.monotonic()
-    modules = modules_for(request.roles)
+    modules = modules_for(request.suites)
     region = resolve_inventory(request.inventory, request.stack)
     parent, parent_note = (None, "")
-    if "flows" in request.roles:
+    if "flows" in request.suites:
         parent, parent_note = _load_parent(request)
     workdir = Path(tempfile.mkdtemp(prefix=f"regionstack-verify-{request.stack}-"))
     context: VerifyContext | None = None

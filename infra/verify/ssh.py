@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,24 +99,39 @@ def ssh_config(regions: Iterable[RegionInventory], control_dir: Path) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def _ssh(config: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def ssh_hosts(regions: Iterable[RegionInventory]) -> list[str]:
+    """The hosts of `regions` reached over ssh (the others go through Ansible)."""
+    return [h.name for r in regions for h in r.hosts if uses_ssh(r.hostvars[h.name])]
+
+
+def run_ssh(
+    config: Path,
+    name: str,
+    *options: str,
+    command: str | None = "true",
+    stdin: str | None = None,
+    timeout: float = CONNECT_TIMEOUT_SECONDS * 3,
+) -> subprocess.CompletedProcess[str]:
+    """`ssh -F config [options] name [command]`: through the host's master connection once
+    open; `command=None` for a control request (`-O exit`)."""
     return subprocess.run(
-        ["ssh", "-F", str(config), *args, name, *([] if args else ["true"])],
+        ["ssh", "-F", str(config), *options, name, *([command] if command else [])],
+        input=stdin,
         capture_output=True,
         text=True,
         check=False,
-        timeout=CONNECT_TIMEOUT_SECONDS * 3,
+        timeout=timeout,
     )
 
 
 def open_connections(context: VerifyContext) -> dict[str, str]:
     """Open every ssh host's master connection at once; {host: error} of those that fail."""
     config = Path(context.ssh_config)
-    names = [h.name for r in context.regions for h in r.hosts if uses_ssh(r.hostvars[h.name])]
+    names = ssh_hosts(context.regions)
 
     def attempt(name: str) -> tuple[str, str]:
         try:
-            result = _ssh(config, name)
+            result = run_ssh(config, name)
         except subprocess.TimeoutExpired:
             return name, "timed out"
         return name, "" if result.returncode == 0 else result.stderr.strip() or "ssh failed"
@@ -125,8 +140,11 @@ def open_connections(context: VerifyContext) -> dict[str, str]:
         return {name: error for name, error in pool.map(attempt, names) if error}
 
 
-def close_connections(context: VerifyContext) -> None:
-    config = Path(context.ssh_config)
-    names = [h.name for r in context.regions for h in r.hosts if uses_ssh(r.hostvars[h.name])]
+def close_masters(config: Path, names: Sequence[str]) -> None:
+    """End the master connections `config` opened to `names`."""
     with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
-        list(pool.map(lambda n: _ssh(config, n, "-O", "exit"), names))
+        list(pool.map(lambda n: run_ssh(config, n, "-O", "exit", command=None), names))
+
+
+def close_connections(context: VerifyContext) -> None:
+    close_masters(Path(context.ssh_config), ssh_hosts(context.regions))

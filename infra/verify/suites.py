@@ -1,5 +1,9 @@
 """The host suites of `tests/hosts`: which one checks which role, and the pytest command
-that runs one, in a process of its own, writing JUnit XML."""
+that runs one, in a process of its own, writing JUnit XML.
+
+A suite is named after the role it checks, plus `flows` (the flow matrix between the
+hosts): SUITES are suites, not roles (the components are `infra.config.schema.COMPONENTS`).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST_TESTS = REPO_ROOT / "tests" / "hosts"
 
 # One suite per role, plus the flow matrix between the hosts; `--only` takes these names.
-ROLE_MODULES: dict[str, str] = {
+SUITE_MODULES: dict[str, str] = {
     "common": "test_common.py",
     "data_exchange": "test_data_exchange.py",
     "hotline": "test_hotline.py",
@@ -22,19 +26,19 @@ ROLE_MODULES: dict[str, str] = {
     "security_monitoring": "test_security_monitoring.py",
     "flows": "test_flows.py",
 }
-ROLES = tuple(ROLE_MODULES)
+SUITES = tuple(SUITE_MODULES)
 # Every group a suite runs against; `common` and `flows` cover every host.
-ROLE_GROUPS: dict[str, str] = {role: role for role in ROLE_MODULES} | {
+SUITE_GROUPS: dict[str, str] = {suite: suite for suite in SUITE_MODULES} | {
     "common": "all",
     "flows": "all",
 }
 
 
-def modules_for(roles: Sequence[str]) -> list[tuple[str, Path]]:
-    unknown = [r for r in roles if r not in ROLE_MODULES]
+def modules_for(suites: Sequence[str]) -> list[tuple[str, Path]]:
+    unknown = [s for s in suites if s not in SUITE_MODULES]
     if unknown:
-        raise VerifyError(f"unknown role(s) {', '.join(unknown)}: choose from {', '.join(ROLES)}")
-    return [(role, HOST_TESTS / ROLE_MODULES[role]) for role in dict.fromkeys(roles)]
+        raise VerifyError(f"unknown suite(s) {', '.join(unknown)}: choose from {', '.join(SUITES)}")
+    return [(suite, HOST_TESTS / SUITE_MODULES[suite]) for suite in dict.fromkeys(suites)]
 
 
 def pytest_command(module: Path, context: Path, junit: Path, role: str) -> list[str]:

@@ -6,6 +6,7 @@ failing test, and the tool's own output is shown on failure.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,22 @@ CHECKS = {
 def test_static_check_passes(name: str) -> None:
     result = subprocess.run(CHECKS[name], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{name} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks").glob("*.py")), ids=lambda p: p.name)
+def test_benchmarks_import_no_test_code(path: Path) -> None:
+    """A benchmark measures the shipped code: what it shares with the tests lives outside
+    tests/ (the aws mocks harness is infra/aws/mocks.py)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    imported = [
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else []
+        )
+    ]
+    assert [m for m in imported if m == "tests" or m.startswith("tests.")] == []

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from infra.config.environment import cache_root
 from infra.local.image.progress import Progress
 from infra.local.mounts import MOUNTINFO, Mount, read_mounts
 
@@ -25,15 +26,8 @@ def image_name(digest: str) -> str:
     return f"{IMAGE_PREFIX}{digest[:12]}"
 
 
-def cache_root(env: Mapping[str, str] = os.environ) -> Path:
-    if env.get("REGIONSTACK_CACHE_DIR"):
-        return Path(env["REGIONSTACK_CACHE_DIR"])
-    xdg = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
-    return Path(xdg) / "regionstack"
-
-
-def images_dir(env: Mapping[str, str] = os.environ) -> Path:
-    return cache_root(env) / "images"
+def images_dir(env: Mapping[str, str] | None = None) -> Path:
+    return (cache_root() if env is None else cache_root(env)) / "images"
 
 
 def _is_within(path: str, root: Path) -> bool:

@@ -1,4 +1,5 @@
-"""The aws test fleet (real standard and tiers, test regions) and its evaluated stacks."""
+"""The aws test fleet (real standard and tiers, test regions) and its evaluated stacks;
+the AWS emulator's fixtures (tests/unit/aws/emulator/) for the tests that run against it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from infra.aws.mocks import REAL_STACKS, Evaluation, evaluate
 from infra.config.loader import Fleet, load_fleet
-from tests.unit.aws.harness import REAL_STACKS, Evaluation, evaluate
+from tests.unit.aws.emulator.fixtures import (  # noqa: F401  (fixtures for the emulator tests)
+    deployed,
+    emulated_fleet,
+    emulated_fleet_dir,
+    emulator,
+    emulator_only,
+)
 
 # pulumi_aws warns about its own deprecated resource aliases (s3 ...V2) when its service
 # modules load; they are not this project's resources. Keep the tests' warnings about

@@ -14,11 +14,11 @@ from cryptography import x509
 from infra import pki
 from infra.aws.flows import security_group_rules
 from infra.aws.inventory import Connection, build_aws_group_vars
+from infra.aws.mocks import Evaluation
 from infra.aws.plan import plan_aws_region
 from infra.config.loader import Fleet
 from modules.secrets import SERVICE_SECRET_NAMES
 from tests.unit.aws.conftest import STACK_IDS, STACK_NAMES
-from tests.unit.aws.harness import Evaluation
 
 pytestmark = pytest.mark.parametrize("stack", STACK_NAMES, ids=STACK_IDS)
 

@@ -23,12 +23,7 @@ import yaml
 
 from infra.aws.bake import scrub_script
 from infra.aws.images import LAYER_DIGEST_TAG, LAYER_TAG, ImageMissing, image_name
-from infra.config.loader import Fleet, load_fleet
-from infra.layers import BASE, LAYERS, PER_HOST_STATE, layer_digests
-from infra.local.layers.scrub import scrub
-from infra.program.aws import ADMIN_USER, PROJECT_DIR
-from tests.unit.aws.conftest import FLEET_DIR
-from tests.unit.aws.harness import (
+from infra.aws.mocks import (
     ARN,
     REAL_STACKS,
     Evaluation,
@@ -39,6 +34,11 @@ from tests.unit.aws.harness import (
     layer_ami,
     strings_in,
 )
+from infra.config.loader import Fleet, load_fleet
+from infra.layers import BASE, LAYERS, PER_HOST_STATE, layer_digests
+from infra.local.layers.scrub import scrub
+from infra.program.aws import ADMIN_USER, PROJECT_DIR
+from tests.unit.aws.conftest import FLEET_DIR
 
 COMPONENT = "aws:imagebuilder/component:Component"
 RECIPE = "aws:imagebuilder/imageRecipe:ImageRecipe"

@@ -10,7 +10,7 @@ import pulumi
 import pytest
 import yaml
 
-from tests.unit.aws.harness import REAL_STACKS, RecordingMocks
+from infra.aws.mocks import REAL_STACKS, RecordingMocks
 
 CERTIFICATE = "arn:aws-cn:acm:cn-northwest-1:123456789012:certificate/0a1b2c3d"
 

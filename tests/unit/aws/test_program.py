@@ -9,9 +9,9 @@ import pulumi
 import pytest
 
 from infra.aws import partition as partitions
+from infra.aws.mocks import ACCOUNT, evaluate, inputs_for
 from infra.config.loader import Fleet
 from infra.program.aws import AwsInputs, inputs_from_config
-from tests.unit.aws.harness import ACCOUNT, evaluate, inputs_for
 
 
 @pytest.fixture

@@ -15,13 +15,13 @@ from functools import cache
 
 import pytest
 
+from infra.aws.mocks import ARN, Evaluation, Recorded, strings_in
 from infra.aws.tags import REGION_TAG_KEYS, TAG_NAME, TAG_ROLE
 from infra.config.effective import effective_config
 from infra.config.gbt2260 import Tier
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS
 from tests.unit.aws.conftest import STACK_IDS, STACK_NAMES
-from tests.unit.aws.harness import ARN, Evaluation, Recorded, strings_in
 
 INSTANCE = "aws:ec2/instance:Instance"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"

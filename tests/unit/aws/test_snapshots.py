@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.aws.mocks import Evaluation
 from tests.unit.aws.conftest import STACKS
-from tests.unit.aws.harness import Evaluation
 from tests.unit.snapshots import snapshot_diff
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"

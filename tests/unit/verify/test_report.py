@@ -1,4 +1,4 @@
-"""JUnit: the role of a testcase, the summary and the merge."""
+"""JUnit: the suite of a testcase, the summary and the merge."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.verify.report import format_summary, merge_junit, role_of, summarize_junit
+from infra.verify.report import format_summary, merge_junit, suite_of, summarize_junit
 
 
 @pytest.mark.parametrize(
@@ -18,8 +18,8 @@ from infra.verify.report import format_summary, merge_junit, role_of, summarize_
         ("tests.unit.test_x", "test_y", "other"),
     ],
 )
-def test_role_of_a_junit_testcase(classname: str, name: str, role: str) -> None:
-    assert role_of(classname, name) == role
+def test_suite_of_a_junit_testcase(classname: str, name: str, role: str) -> None:
+    assert suite_of(classname, name) == role
 
 
 PORTAL_XML = """<?xml version="1.0" encoding="utf-8"?>
@@ -53,7 +53,7 @@ def test_summary_counts_per_role_from_a_junit_file(junit_parts: list[tuple[str, 
     counts, failures = summarize_junit(junit_parts[0][1])
     portal = counts["portal"]
     assert (portal.passed, portal.failed, portal.skipped, portal.seconds) == (2, 2, 1, 12.5)
-    assert [(f.role, f.test, f.message) for f in failures] == [
+    assert [(f.suite, f.test, f.message) for f in failures] == [
         ("portal", "test_waf[chunan-portal-1]", "AssertionError: 200 != 403"),
         ("portal", "test_c[chunan-portal-1]", 'failed on setup with "RuntimeError: ssh"'),
     ]
@@ -81,8 +81,8 @@ def test_summary_table_is_readable(junit_parts: list[tuple[str, Path]], tmp_path
     lines = text.splitlines()
     assert lines[0] == "verify of chunan:"
     assert lines[1] == "  4 hosts from /inv"
-    assert lines[2].split() == ["ROLE", "PASSED", "FAILED", "SKIPPED", "TIME"]
-    # Roles in the order of ROLES, whatever the order of the suites.
+    assert lines[2].split() == ["SUITE", "PASSED", "FAILED", "SKIPPED", "TIME"]
+    # Suites in the order of SUITES, whatever the order of their reports.
     assert lines[3].split() == ["portal", "2", "2", "1", "12.5s"]
     assert lines[4].split() == ["flows", "2", "0", "0", "4.0s"]
     assert lines[5].split() == ["total", "4", "2", "1"]

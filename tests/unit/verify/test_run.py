@@ -63,6 +63,6 @@ def test_verify_stops_at_a_host_it_cannot_reach(
     assert "regionstack: cannot reach chunan-portal-1 over ssh: " in capsys.readouterr().out
     counts, failures = summarize_junit(junit)
     assert counts["preflight"].failed == 1
-    assert [(f.role, f.test, f.message.split(":")[0]) for f in failures] == [
+    assert [(f.suite, f.test, f.message.split(":")[0]) for f in failures] == [
         ("preflight", "chunan-portal-1", "cannot reach chunan-portal-1")
     ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from infra.config.loader import Fleet
 from infra.verify.errors import VerifyError
-from infra.verify.ssh import ssh_config
+from infra.verify.ssh import run_ssh, ssh_config
 from tests.unit.verify.listings import KEY, region_of
 
 
@@ -42,3 +43,29 @@ def test_ssh_config_translates_flags_and_refuses_the_rest(
         values["ansible_ssh_common_args"] = "-v"
     with pytest.raises(VerifyError, match=r"cannot carry ssh argument '-v'"):
         ssh_config([region], tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("options", "command", "argv"),
+    [
+        ((), "true", ["h", "true"]),
+        ((), "sudo -n sh -s", ["h", "sudo -n sh -s"]),
+        (("-O", "exit"), None, ["-O", "exit", "h"]),
+    ],
+    ids=["connect", "command", "control"],
+)
+def test_run_ssh_puts_options_before_the_host_and_the_command_after(
+    monkeypatch: pytest.MonkeyPatch,
+    options: tuple[str, ...],
+    command: str | None,
+    argv: list[str],
+) -> None:
+    calls: list[list[str]] = []
+
+    def run(arguments: list[str], **_: object) -> subprocess.CompletedProcess[str]:
+        calls.append(arguments)
+        return subprocess.CompletedProcess(arguments, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    run_ssh(Path("/cfg"), "h", *options, command=command)
+    assert calls == [["ssh", "-F", "/cfg", *argv]]

@@ -11,9 +11,9 @@ from infra.verify.errors import VerifyError
 from infra.verify.suites import (
     HOST_TESTS,
     REPO_ROOT,
-    ROLE_GROUPS,
-    ROLE_MODULES,
-    ROLES,
+    SUITE_GROUPS,
+    SUITE_MODULES,
+    SUITES,
     modules_for,
 )
 
@@ -34,13 +34,13 @@ def test_every_role_has_a_suite_and_every_suite_a_role() -> None:
     roles = _roles_of_the_site_playbook()
     assert roles == {"common", "data_exchange", "hotline", "portal", "security_monitoring"}
     suites = {p.name for p in HOST_TESTS.glob("test_*.py")}
-    assert set(ROLE_MODULES) == roles | {"flows"}
-    assert set(ROLE_MODULES.values()) == suites
+    assert set(SUITE_MODULES) == roles | {"flows"}
+    assert set(SUITE_MODULES.values()) == suites
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if r != "flows"])
+@pytest.mark.parametrize("role", [r for r in SUITES if r != "flows"])
 def test_each_role_suite_targets_the_roles_group(role: str) -> None:
-    tree = ast.parse((HOST_TESTS / ROLE_MODULES[role]).read_text(encoding="utf-8"))
+    tree = ast.parse((HOST_TESTS / SUITE_MODULES[role]).read_text(encoding="utf-8"))
     groups = [
         node.value.value
         for node in tree.body
@@ -48,7 +48,7 @@ def test_each_role_suite_targets_the_roles_group(role: str) -> None:
         and any(isinstance(t, ast.Name) and t.id == "GROUP" for t in node.targets)
         and isinstance(node.value, ast.Constant)
     ]
-    assert groups == [ROLE_GROUPS[role]]
+    assert groups == [SUITE_GROUPS[role]]
 
 
 def test_modules_for_keeps_order_and_drops_repeats() -> None:
@@ -59,5 +59,5 @@ def test_modules_for_keeps_order_and_drops_repeats() -> None:
 
 
 def test_modules_for_refuses_an_unknown_role() -> None:
-    with pytest.raises(VerifyError, match=r"unknown role\(s\) web: choose from common, "):
+    with pytest.raises(VerifyError, match=r"unknown suite\(s\) web: choose from common, "):
         modules_for(["web"])

@@ -79,12 +79,10 @@ def test_baked_and_bare_county_pass_the_same_checks(hierarchy: Deployment) -> No
     assert not differ, f"(baked, bare) outcomes differ: {differ}"
 
 
-def test_audit_of_the_county_reaches_the_hardening_target(
-    hierarchy: Deployment, tmp_path: Path
-) -> None:
+def test_hardening_of_the_county_reaches_the_target(hierarchy: Deployment, tmp_path: Path) -> None:
     """Lynis and OpenSCAP on every host of the county (one host per role): the hardening
     index of each must reach the target; the figures are printed for the record."""
-    figures = tmp_path / "audit.json"
+    figures = tmp_path / "hardening.json"
     result = subprocess.run(
         [
             "regionstack",
@@ -94,8 +92,8 @@ def test_audit_of_the_county_reaches_the_hardening_target(
             "chunan",
             "--only",
             "flows",
-            "--audit",
-            "--audit-json",
+            "--hardening",
+            "--hardening-json",
             str(figures),
         ],
         cwd=hierarchy.project.workdir,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.local.image.cache import cache_root, images_dir
+from infra.config.environment import cache_root
+from infra.local.image.cache import images_dir
 
 
 @pytest.mark.parametrize(

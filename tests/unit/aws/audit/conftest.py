@@ -7,9 +7,14 @@ from collections.abc import Callable
 import pytest
 
 from infra.aws.audit.model import AuditReport
-from tests.unit.aws_ops.account import BuiltRegion
-from tests.unit.aws_ops.audit.emulated_audit import audit
-from tests.unit.aws_ops.emulator import COMPLIANT, NONCOMPLIANT, PARTITION_IDS, PARTITIONS
+from tests.unit.aws.audit.emulated_audit import audit
+from tests.unit.aws.emulator import COMPLIANT, NONCOMPLIANT, PARTITION_IDS, PARTITIONS
+from tests.unit.aws.emulator.account import BuiltRegion
+
+
+@pytest.fixture(autouse=True)
+def _emulator_only(emulator_only: None) -> None:
+    """Every test of the audit runs against the loopback AWS emulator, never AWS."""
 
 
 @pytest.fixture(scope="module", params=PARTITIONS, ids=PARTITION_IDS)

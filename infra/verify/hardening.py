@@ -1,4 +1,7 @@
-"""`regionstack verify --audit`: external yardsticks of the hosts' hardening.
+"""`regionstack verify --hardening`: external yardsticks of the hosts' hardening.
+
+"Hardening" names this check; "audit" is the AWS account audit (`regionstack audit`,
+`infra/aws/audit/`), and auditd the hosts' own audit trail (MLPS 8.1.4.3).
 
 Two independent tools judge every host of a region, so the roles are not only measured
 by their own tests:
@@ -14,25 +17,32 @@ datastream is applied with its platform check (an OVAL pattern on /etc/debian_ve
 re-targeted at 12, in a temporary copy on the host; without that every rule of the
 benchmark is "notapplicable" on bookworm. The rules themselves are unchanged.
 
-The tools are installed by the `common` role (`--tags audit_tools`); the hosts are
-reached over SSH as the inventory's admin with `sudo`, all hosts in parallel.
+The tools are installed by the `common` role (`--tags common_hardening_tools`); the hosts
+are reached as verify reaches them: the inventory resolved by Ansible
+(`infra/verify/inventory.py`) and one multiplexed ssh connection per host from the
+generated ssh_config (`infra/verify/ssh.py`), as the inventory's admin with `sudo`, all
+hosts in parallel.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
+import shutil
 import subprocess
+import tempfile
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
+from infra.verify.context import write_private
+from infra.verify.errors import VerifyError
+from infra.verify.inventory import RegionInventory, resolve_inventory
+from infra.verify.ssh import close_masters, run_ssh, ssh_config, ssh_hosts
 
-# The component groups of the inventory, in the order site.yml configures them.
+# The component roles of the inventory's groups, in the order site.yml configures them.
 ROLES = ("data_exchange", "hotline", "portal", "security_monitoring")
 
 LYNIS_REPORT = "/var/log/lynis-report.dat"
@@ -45,7 +55,6 @@ _SSG_PLATFORM_SED = r">^11\.\[0-9\]+\$<"
 OSCAP_PROFILE = "xccdf_org.ssgproject.content_profile_standard"
 RULE_PREFIX = "xccdf_org.ssgproject.content_rule_"
 
-CONNECT_TIMEOUT_SECONDS = 10
 # A quick Lynis run takes about a minute on a small host, OpenSCAP's standard profile less.
 AUDIT_TIMEOUT_SECONDS = 900
 # Exit codes of the remote scripts below, for the errors that name their fix.
@@ -82,10 +91,6 @@ cat "$work/results.xml"
 """
 
 
-class AuditError(Exception):
-    """The region cannot be audited (no inventory); the message says what to do."""
-
-
 @dataclass(frozen=True)
 class Finding:
     """One Lynis warning or suggestion: its test id, text and details."""
@@ -117,7 +122,7 @@ class OscapResult:
 
 
 @dataclass(frozen=True)
-class HostAudit:
+class HostHardening:
     host: str
     role: str
     address: str
@@ -143,8 +148,8 @@ class Remote:
     stderr: str
 
 
-# Runs a shell script as root on a host: (ssh arguments, script) -> result.
-Runner = Callable[[Sequence[str], str], Remote]
+# Runs a shell script as root on a host: (inventory host name, script) -> result.
+Runner = Callable[[str, str], Remote]
 
 
 @dataclass(frozen=True)
@@ -152,8 +157,7 @@ class _Target:
     host: str
     role: str
     address: str
-    ssh: list[str]
-    inventory: Path
+    inventory: str  # the inventory file, for the fix in error messages
 
 
 def parse_lynis_report(text: str) -> LynisResult:
@@ -213,69 +217,22 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
-def _targets(stack: str, directory: Path) -> list[_Target]:
-    inventory_file = directory / "inventory.yml"
-    if not inventory_file.is_file():
-        raise AuditError(
-            f"no inventory at {inventory_file}: run `regionstack inventory {stack}` after "
-            "`pulumi up`"
-        )
-    inventory = yaml.safe_load(inventory_file.read_text(encoding="utf-8")) or {}
-    top = inventory.get("all", {})
-    variables: dict[str, Any] = top.get("vars") or {}
-    children: dict[str, Any] = top.get("children") or {}
-    targets: list[_Target] = []
-    for role in ROLES:
-        hosts: dict[str, Any] = (children.get(role) or {}).get("hosts") or {}
-        for host, host_vars in sorted(hosts.items()):
-            merged = {**variables, **(host_vars or {})}
-            address = str(merged.get("ansible_host", host))
-            targets.append(
-                _Target(
-                    host, role, address, _ssh_arguments(merged, address, directory), inventory_file
-                )
-            )
+def _targets(region: RegionInventory) -> list[_Target]:
+    targets = [
+        _Target(host.name, role, host.address, region.source)
+        for role in ROLES
+        for host in region.hosts_of(role)
+    ]
     if not targets:
-        raise AuditError(f"the inventory {inventory_file} lists no hosts in {', '.join(ROLES)}")
+        raise VerifyError(f"the inventory {region.source} lists no hosts in {', '.join(ROLES)}")
     return targets
 
 
-def _ssh_arguments(variables: Mapping[str, Any], address: str, directory: Path) -> list[str]:
-    key = variables.get("ansible_ssh_private_key_file", directory / "admin_ed25519")
-    common = variables.get(
-        "ansible_ssh_common_args",
-        f"-o UserKnownHostsFile={directory / 'known_hosts'} -o StrictHostKeyChecking=yes",
-    )
-    return [
-        "ssh",
-        "-i",
-        str(key),
-        *shlex.split(str(common)),
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        f"ConnectTimeout={CONNECT_TIMEOUT_SECONDS}",
-        "-p",
-        str(variables.get("ansible_port", 22)),
-        "-l",
-        str(variables.get("ansible_user", "rsadmin")),
-        address,
-        "sudo -n sh -s",
-    ]
-
-
-def ssh_runner(arguments: Sequence[str], script: str) -> Remote:
-    """Run `script` through `arguments` (an ssh command ending in a remote shell)."""
+def _remote(config: Path, host: str, script: str) -> Remote:
+    """Run `script` as root on `host` through the ssh_config at `config`."""
     try:
-        completed = subprocess.run(
-            list(arguments),
-            input=script,
-            capture_output=True,
-            text=True,
-            timeout=AUDIT_TIMEOUT_SECONDS,
-            check=False,
+        completed = run_ssh(
+            config, host, command="sudo -n sh -s", stdin=script, timeout=AUDIT_TIMEOUT_SECONDS
         )
     except subprocess.TimeoutExpired:
         return Remote(_SSH_FAILED, "", f"no answer within {AUDIT_TIMEOUT_SECONDS} s")
@@ -284,9 +241,32 @@ def ssh_runner(arguments: Sequence[str], script: str) -> Remote:
     return Remote(completed.returncode, completed.stdout, completed.stderr)
 
 
+@contextmanager
+def ssh_runner(region: RegionInventory) -> Iterator[Runner]:
+    """A Runner over verify's ssh_config of `region`, its master connections closed after."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"regionstack-hardening-{region.stack}-"))
+    control = workdir / "cm"
+    control.mkdir(mode=0o700)
+    config = workdir / "ssh_config"
+    write_private(config, ssh_config([region], control))
+    reached = set(ssh_hosts([region]))
+
+    def run(host: str, script: str) -> Remote:
+        if host not in reached:
+            connection = region.hostvars[host].get("ansible_connection")
+            return Remote(_SSH_FAILED, "", f"the inventory reaches it by {connection}, not ssh")
+        return _remote(config, host, script)
+
+    try:
+        yield run
+    finally:
+        close_masters(config, sorted(reached))
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _remote_error(target: _Target, tool: str, package: str, remote: Remote) -> str:
     last = (remote.stderr.strip().splitlines() or ["no message"])[-1]
-    fix = f"ansible-playbook -i {target.inventory} playbooks/site.yml --tags audit_tools"
+    fix = f"ansible-playbook -i {target.inventory} playbooks/site.yml --tags common_hardening_tools"
     if remote.returncode == _SSH_FAILED:
         return (
             f"{tool}: cannot reach {target.host} ({target.address}) over SSH: {last}; is the "
@@ -303,7 +283,7 @@ def _remote_error(target: _Target, tool: str, package: str, remote: Remote) -> s
 
 
 def _lynis(target: _Target, run: Runner) -> tuple[LynisResult | None, str | None]:
-    remote = run(target.ssh, _LYNIS_SCRIPT)
+    remote = run(target.host, _LYNIS_SCRIPT)
     if remote.returncode != 0:
         return None, _remote_error(target, "lynis", "lynis", remote)
     try:
@@ -313,7 +293,7 @@ def _lynis(target: _Target, run: Runner) -> tuple[LynisResult | None, str | None
 
 
 def _oscap(target: _Target, run: Runner) -> tuple[OscapResult | None, str | None]:
-    remote = run(target.ssh, _OSCAP_SCRIPT)
+    remote = run(target.host, _OSCAP_SCRIPT)
     if remote.returncode != 0:
         return None, _remote_error(target, "openscap", "openscap-scanner", remote)
     try:
@@ -322,14 +302,14 @@ def _oscap(target: _Target, run: Runner) -> tuple[OscapResult | None, str | None
         return None, f"openscap: {target.host}: {err}"
 
 
-def _audit_host(target: _Target, run: Runner) -> HostAudit:
+def _check_host(target: _Target, run: Runner) -> HostHardening:
     lynis, lynis_error = _lynis(target, run)
     # An unreachable host fails the same way twice: say it once.
     if lynis_error and "cannot reach" in lynis_error:
-        return HostAudit(target.host, target.role, target.address, errors=[lynis_error])
+        return HostHardening(target.host, target.role, target.address, errors=[lynis_error])
     oscap, oscap_error = _oscap(target, run)
     errors = [e for e in (lynis_error, oscap_error) if e]
-    return HostAudit(target.host, target.role, target.address, lynis, oscap, errors)
+    return HostHardening(target.host, target.role, target.address, lynis, oscap, errors)
 
 
 # The Lynis hardening index every host must reach (issue #5: by hardening, never by
@@ -337,8 +317,8 @@ def _audit_host(target: _Target, run: Runner) -> HostAudit:
 HARDENING_INDEX_TARGET = 80
 
 
-def shortfalls(results: Sequence[HostAudit]) -> list[str]:
-    """What keeps the audit from passing: hosts not audited, or under the target index."""
+def shortfalls(results: Sequence[HostHardening]) -> list[str]:
+    """What keeps the check from passing: hosts not checked, or under the target index."""
     problems = [f"{r.host}: {error}" for r in results for error in r.errors]
     problems += [
         f"{r.host}: hardening index {r.hardening_index} < {HARDENING_INDEX_TARGET}"
@@ -348,21 +328,26 @@ def shortfalls(results: Sequence[HostAudit]) -> list[str]:
     return problems
 
 
-def audit_region(
-    stack: str, inventory_dir: Path, *, runner: Runner = ssh_runner
-) -> list[HostAudit]:
+def check_region(region: RegionInventory, runner: Runner) -> list[HostHardening]:
     """Run Lynis and OpenSCAP on every host of the region, hosts in parallel.
 
     Results come grouped by role (site.yml's order), hosts sorted within a role. A host
-    that cannot be audited carries its errors instead of figures.
+    that cannot be checked carries its errors instead of figures.
     """
-    targets = _targets(stack, inventory_dir)
+    targets = _targets(region)
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        return list(pool.map(lambda t: _audit_host(t, runner), targets))
+        return list(pool.map(lambda t: _check_host(t, runner), targets))
 
 
-def by_role(results: Iterable[HostAudit]) -> dict[str, list[HostAudit]]:
-    grouped: dict[str, list[HostAudit]] = {}
+def check_stack(stack: str, inventory: Path) -> list[HostHardening]:
+    """`check_region` of the region whose inventory is at `inventory`, over ssh."""
+    region = resolve_inventory(inventory, stack)
+    with ssh_runner(region) as runner:
+        return check_region(region, runner)
+
+
+def by_role(results: Iterable[HostHardening]) -> dict[str, list[HostHardening]]:
+    grouped: dict[str, list[HostHardening]] = {}
     for result in results:
         grouped.setdefault(result.role, []).append(result)
     return grouped
@@ -372,7 +357,7 @@ def _percent(rate: float | None) -> str:
     return "-" if rate is None else f"{rate:.0%}"
 
 
-def _top_items(result: HostAudit) -> str:
+def _top_items(result: HostHardening) -> str:
     items: list[str] = []
     if result.lynis:
         items += [f.id for f in result.lynis.warnings + result.lynis.suggestions][:TOP_ITEMS]
@@ -381,7 +366,7 @@ def _top_items(result: HostAudit) -> str:
     return ", ".join(items) or "-"
 
 
-def format_audit(results: Sequence[HostAudit]) -> str:
+def format_hardening(results: Sequence[HostHardening]) -> str:
     """A table per host (grouped by role), each role's range, then any errors."""
     lines = [
         f"{'host':<32} {'role':<20} {'lynis':>5} {'oscap':>5}  top failing items",
@@ -414,7 +399,7 @@ def _range(values: Sequence[int], unit: str = "") -> str:
     return f"{low}{unit}" if low == high else f"{low}-{high}{unit}"
 
 
-def audit_json(results: Sequence[HostAudit]) -> str:
+def hardening_json(results: Sequence[HostHardening]) -> str:
     """Every figure and finding, grouped by role, for review tools and the docs."""
     payload = {
         role: [

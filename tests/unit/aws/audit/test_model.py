@@ -5,7 +5,7 @@ from __future__ import annotations
 from infra.aws.audit.model import AuditReport, AuditTarget
 from infra.aws.plan import plan_aws_region
 from infra.config.loader import Fleet
-from tests.unit.aws_ops.account import BuiltRegion
+from tests.unit.aws.emulator.account import BuiltRegion
 
 
 def test_findings_are_reported_in_partition_arns(
@@ -17,8 +17,8 @@ def test_findings_are_reported_in_partition_arns(
     assert all(a.startswith(f"arn:{built.plan.partition.name}:") for a in arns), arns
 
 
-def test_the_load_balancer_ports_come_from_the_flow_matrix(fleet: Fleet) -> None:
-    plan = plan_aws_region(fleet, fleet.region("ningxia"))
-    target = AuditTarget.from_plan(plan, fleet.standard)
-    internet = [f for f in fleet.standard.flows if f.source == "internet"]
+def test_the_load_balancer_ports_come_from_the_flow_matrix(emulated_fleet: Fleet) -> None:
+    plan = plan_aws_region(emulated_fleet, emulated_fleet.region("ningxia"))
+    target = AuditTarget.from_plan(plan, emulated_fleet.standard)
+    internet = [f for f in emulated_fleet.standard.flows if f.source == "internet"]
     assert target.world_ports == tuple(sorted({p for f in internet for p in f.ports}))

@@ -9,8 +9,8 @@ import pytest
 from infra.aws.audit.clients import AwsClients
 from infra.aws.audit.model import AuditReport
 from infra.aws.audit.runner import run_audit
-from tests.unit.aws_ops.account import BuiltRegion
-from tests.unit.aws_ops.emulator import emulator_env
+from tests.unit.aws.emulator import emulator_env
+from tests.unit.aws.emulator.account import BuiltRegion
 
 
 def audit(built: BuiltRegion, emulator: str, **target_changes: object) -> AuditReport:

@@ -9,9 +9,9 @@ import pytest
 
 from infra.aws.audit.model import Skipped
 from infra.aws.audit.report import format_report
-from tests.unit.aws_ops.account import BuiltRegion
-from tests.unit.aws_ops.audit.emulated_audit import audit
-from tests.unit.aws_ops.emulator import COMPLIANT, PARTITION_IDS, PARTITIONS
+from tests.unit.aws.audit.emulated_audit import audit
+from tests.unit.aws.emulator import COMPLIANT, PARTITION_IDS, PARTITIONS
+from tests.unit.aws.emulator.account import BuiltRegion
 
 
 @pytest.mark.parametrize(("partition", "stack"), PARTITIONS, ids=PARTITION_IDS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import socket
 
-from tests.unit.aws_ops.account import Account
+from tests.unit.aws.emulator.account import Account
 
 LOOPBACK = "127.0.0.1"
 COMPLIANT, NONCOMPLIANT = "compliant", "noncompliant"

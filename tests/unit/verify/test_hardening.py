@@ -1,4 +1,4 @@
-"""`regionstack verify --audit`: parsing of real Lynis and OpenSCAP output, and the errors.
+"""`regionstack verify --hardening`: parsing of real Lynis and OpenSCAP output, and the errors.
 
 The fixtures are trimmed captures from hangzhou-hotline-1 (Lynis 3.0.8, OpenSCAP 1.3.7
 with ssg-debian 0.1.65's standard profile).
@@ -8,52 +8,59 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Sequence
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-import yaml
 
-from infra.host_audit import (
-    AuditError,
-    HostAudit,
+from infra.cli import build_parser
+from infra.config.schema import COMPONENTS
+from infra.verify import hardening
+from infra.verify.errors import VerifyError
+from infra.verify.hardening import (
+    ROLES,
+    HostHardening,
     LynisResult,
     Remote,
     Runner,
-    audit_json,
-    audit_region,
     by_role,
-    format_audit,
+    check_region,
+    check_stack,
+    format_hardening,
+    hardening_json,
     parse_lynis_report,
     parse_oscap_results,
     shortfalls,
+    ssh_runner,
 )
+from infra.verify.inventory import RegionInventory, parse_listing
 
-FIXTURES = Path(__file__).parent / "fixtures" / "host_audit"
+FIXTURES = Path(__file__).parent / "fixtures" / "hardening"
 LYNIS_REPORT = (FIXTURES / "lynis-report.dat").read_text(encoding="utf-8")
 OSCAP_RESULTS = (FIXTURES / "oscap-results-standard.xml").read_text(encoding="utf-8")
 
 
-def _inventory(directory: Path, hosts: dict[str, dict[str, str]], **extra: object) -> Path:
-    """A region inventory as `regionstack inventory` writes it: groups per component."""
-    children: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
-    for host, values in hosts.items():
-        role = host.split("-", 1)[1].rsplit("-", 1)[0].replace("-", "_")
-        children.setdefault(role, {"hosts": {}})["hosts"][host] = values
-    inventory = {
-        "all": {
-            "vars": {
-                "ansible_user": "rsadmin",
-                "ansible_ssh_private_key_file": str(directory / "admin_ed25519"),
-                "ansible_ssh_common_args": f"-o UserKnownHostsFile={directory / 'known_hosts'}"
-                " -o StrictHostKeyChecking=yes",
-                **extra,
-            },
-            "children": children,
-        }
+def _region(directory: Path, hosts: dict[str, dict[str, Any]], **extra: Any) -> RegionInventory:
+    """A region as verify resolves the inventory `regionstack inventory` writes: a group
+    per component."""
+    common = {
+        "ansible_user": "rsadmin",
+        "ansible_ssh_private_key_file": str(directory / "admin_ed25519"),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={directory / 'known_hosts'}"
+        " -o StrictHostKeyChecking=yes",
+        "regionstack_stack": "hangzhou",
+        "regionstack_config": {},
+        **extra,
     }
-    (directory / "inventory.yml").write_text(yaml.safe_dump(inventory), encoding="utf-8")
-    return directory
+    listing: dict[str, Any] = {
+        "_meta": {"hostvars": {host: {**common, **values} for host, values in hosts.items()}}
+    }
+    for host in hosts:
+        role = host.split("-", 1)[1].rsplit("-", 1)[0].replace("-", "_")
+        listing.setdefault(role, {"hosts": []})["hosts"].append(host)
+    listing["all"] = {"children": sorted(g for g in listing if g != "_meta")}
+    return parse_listing(listing, str(directory / "inventory.yml"))
 
 
 REGION = {
@@ -62,14 +69,18 @@ REGION = {
 }
 
 
-def _fake(lynis: Remote, oscap: Remote) -> tuple[list[Sequence[str]], Runner]:
-    calls: list[Sequence[str]] = []
+def _fake(lynis: Remote, oscap: Remote) -> tuple[list[str], Runner]:
+    calls: list[str] = []
 
-    def run(arguments: Sequence[str], script: str) -> Remote:
-        calls.append(arguments)
+    def run(host: str, script: str) -> Remote:
+        calls.append(host)
         return lynis if "lynis audit system" in script else oscap
 
     return calls, run
+
+
+def test_roles_are_the_components() -> None:
+    assert set(ROLES) == set(COMPONENTS)
 
 
 def test_lynis_report_gives_index_tests_warnings_and_suggestions() -> None:
@@ -115,28 +126,68 @@ def test_oscap_results_that_are_not_results_say_so(text: str, message: str) -> N
         parse_oscap_results(text)
 
 
-def test_audit_region_reports_every_host_grouped_by_role(tmp_path: Path) -> None:
+def test_check_region_reports_every_host_grouped_by_role(tmp_path: Path) -> None:
     calls, run = _fake(Remote(0, LYNIS_REPORT, ""), Remote(0, OSCAP_RESULTS, ""))
-    results = audit_region("hangzhou", _inventory(tmp_path, REGION), runner=run)
+    results = check_region(_region(tmp_path, REGION), run)
     assert [(r.role, r.host) for r in results] == [
         ("hotline", "hangzhou-hotline-1"),
         ("portal", "hangzhou-portal-1"),
     ]
     assert all(r.hardening_index == 83 and r.pass_rate == 0.5 and not r.errors for r in results)
     assert len(calls) == 4
-    ssh = next(c for c in calls if "10.203.1.8" in c)
-    assert ssh[-1] == "sudo -n sh -s"
-    assert list(ssh[ssh.index("-l") : ssh.index("-l") + 2]) == ["-l", "rsadmin"]
-    assert "BatchMode=yes" in ssh
-    table = format_audit(results)
+    table = format_hardening(results)
     assert "hangzhou-hotline-1" in table
     assert "PKGS-7392" in table
     assert "partition_for_home" in table
     assert "hotline              hardening index 83, OpenSCAP pass rate 50%" in table
-    payload = json.loads(audit_json(results))
+    payload = json.loads(hardening_json(results))
     assert payload["portal"][0]["hardening_index"] == 83
     assert payload["portal"][0]["oscap"]["counts"]["fail"] == 3
     assert list(by_role(results)) == ["hotline", "portal"]
+
+
+def test_ssh_runner_runs_the_script_as_root_through_verifys_ssh_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, tuple[str, ...], str | None, str | None, str]] = []
+
+    def run_ssh(
+        config: Path,
+        name: str,
+        *options: str,
+        command: str | None = "true",
+        stdin: str | None = None,
+        timeout: float = 0,
+    ) -> subprocess.CompletedProcess[str]:
+        seen.append((name, options, command, stdin, config.read_text(encoding="utf-8")))
+        return subprocess.CompletedProcess([], 0, "out", "")
+
+    monkeypatch.setattr(hardening, "run_ssh", run_ssh)
+    monkeypatch.setattr(hardening, "close_masters", lambda config, names: None)
+    with ssh_runner(_region(tmp_path, REGION)) as run:
+        assert run("hangzhou-hotline-1", "echo hi") == Remote(0, "out", "")
+    [(name, options, command, stdin, config)] = seen
+    assert name == "hangzhou-hotline-1"
+    assert options == ()
+    assert command == "sudo -n sh -s"
+    assert stdin == "echo hi"
+    block = config.split("Host hangzhou-hotline-1\n")[1].split("\n\n")[0]
+    assert "  HostName 10.203.1.8\n" in block
+    assert "  User rsadmin\n" in block
+    assert "  BatchMode yes\n" in block
+
+
+def test_host_reached_without_ssh_is_named(tmp_path: Path) -> None:
+    region = _region(
+        tmp_path, {"hangzhou-portal-1": {"ansible_host": "i-0abc", "ansible_connection": "ssm"}}
+    )
+    with ssh_runner(region) as run:
+        [result] = check_region(region, run)
+    assert result.errors == [
+        "lynis: cannot reach hangzhou-portal-1 (i-0abc) over SSH: the inventory reaches it "
+        "by ssm, not ssh; is the region up (`regionstack local status`) and the inventory "
+        "current?"
+    ]
 
 
 def test_unreachable_host_is_named_once_with_what_to_check(tmp_path: Path) -> None:
@@ -144,15 +195,16 @@ def test_unreachable_host_is_named_once_with_what_to_check(tmp_path: Path) -> No
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    directory = _inventory(
+    region = _region(
         tmp_path, {"hangzhou-portal-1": {"ansible_host": "127.0.0.1"}}, ansible_port=port
     )
-    [result] = audit_region("hangzhou", directory)
+    with ssh_runner(region) as run:
+        [result] = check_region(region, run)
     assert result.lynis is None and result.oscap is None
     [error] = result.errors
     assert "cannot reach hangzhou-portal-1 (127.0.0.1) over SSH" in error
     assert "regionstack local status" in error
-    assert "ERROR lynis: cannot reach" in format_audit([result])
+    assert "ERROR lynis: cannot reach" in format_hardening([result])
 
 
 @pytest.mark.parametrize(
@@ -162,20 +214,20 @@ def test_unreachable_host_is_named_once_with_what_to_check(tmp_path: Path) -> No
             Remote(3, "", ""),
             Remote(0, OSCAP_RESULTS, ""),
             "lynis: lynis is not installed on hangzhou-portal-1; install it with "
-            "`ansible-playbook -i {inventory} playbooks/site.yml --tags audit_tools`",
+            "`ansible-playbook -i {inventory} playbooks/site.yml --tags common_hardening_tools`",
         ),
         (
             Remote(0, LYNIS_REPORT, ""),
             Remote(3, "", ""),
             "openscap: openscap-scanner is not installed on hangzhou-portal-1; install it with "
-            "`ansible-playbook -i {inventory} playbooks/site.yml --tags audit_tools`",
+            "`ansible-playbook -i {inventory} playbooks/site.yml --tags common_hardening_tools`",
         ),
         (
             Remote(0, LYNIS_REPORT, ""),
             Remote(4, "", ""),
             "openscap: /usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml is missing on "
             "hangzhou-portal-1 (package ssg-debian); install it with "
-            "`ansible-playbook -i {inventory} playbooks/site.yml --tags audit_tools`",
+            "`ansible-playbook -i {inventory} playbooks/site.yml --tags common_hardening_tools`",
         ),
         (
             Remote(0, LYNIS_REPORT, ""),
@@ -187,25 +239,38 @@ def test_unreachable_host_is_named_once_with_what_to_check(tmp_path: Path) -> No
 def test_missing_tool_names_the_fix(
     tmp_path: Path, lynis: Remote, oscap: Remote, expected: str
 ) -> None:
-    directory = _inventory(tmp_path, {"hangzhou-portal-1": {"ansible_host": "10.203.1.2"}})
+    region = _region(tmp_path, {"hangzhou-portal-1": {"ansible_host": "10.203.1.2"}})
     _, run = _fake(lynis, oscap)
-    [result] = audit_region("hangzhou", directory, runner=run)
-    assert result.errors == [expected.format(inventory=directory / "inventory.yml")]
+    [result] = check_region(region, run)
+    assert result.errors == [expected.format(inventory=tmp_path / "inventory.yml")]
     # The other tool's figure is still reported.
     assert (result.hardening_index, result.pass_rate) != (None, None)
 
 
 def test_missing_inventory_says_how_to_write_it(tmp_path: Path) -> None:
-    with pytest.raises(AuditError, match="run `regionstack inventory chunan`"):
-        audit_region("chunan", tmp_path / "chunan")
+    with pytest.raises(VerifyError, match="run `regionstack inventory chunan`"):
+        check_stack("chunan", tmp_path / "chunan")
 
 
 @pytest.mark.parametrize(("index", "short"), [(79, True), (80, False), (91, False)])
 def test_shortfalls_hold_every_host_to_the_hardening_target(index: int, short: bool) -> None:
-    result = HostAudit("chunan-portal-1", "portal", "10.203.2.2", LynisResult(index, 250, [], []))
+    result = HostHardening(
+        "chunan-portal-1", "portal", "10.203.2.2", LynisResult(index, 250, [], [])
+    )
     assert bool(shortfalls([result])) is short
 
 
 def test_shortfalls_name_a_host_that_could_not_be_audited() -> None:
-    result = HostAudit("chunan-portal-1", "portal", "10.203.2.2", errors=["lynis missing"])
+    result = HostHardening("chunan-portal-1", "portal", "10.203.2.2", errors=["lynis missing"])
     assert shortfalls([result]) == ["chunan-portal-1: lynis missing"]
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [["--hardening", "--hardening-json", "h.json"], ["--audit", "--audit-json", "h.json"]],
+    ids=["hardening", "former-audit"],
+)
+def test_verify_takes_the_hardening_flags_and_their_former_names(flags: list[str]) -> None:
+    args = build_parser().parse_args(["verify", "chunan", *flags])
+    assert args.hardening is True
+    assert args.hardening_json == Path("h.json")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from infra.aws.audit.model import AuditReport
 from infra.aws.audit.report import format_report
-from tests.unit.aws_ops.account import VIOLATIONS, BuiltRegion
+from tests.unit.aws.emulator.account import VIOLATIONS, BuiltRegion
 
 
 def test_the_report_prints_every_finding_with_its_fix(

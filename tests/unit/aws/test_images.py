@@ -27,10 +27,13 @@ from infra.aws.images import (
     source_filters,
 )
 from infra.config.loader import Fleet
-from tests.unit.aws_ops.account import Account, assume_account
-from tests.unit.aws_ops.emulator import PARTITION_IDS, PARTITIONS
+from tests.unit.aws.emulator import PARTITION_IDS, PARTITIONS
+from tests.unit.aws.emulator.account import Account, assume_account
 
-# Accounts of their own, apart from the audit's (tests/unit/aws_ops/conftest.py).
+# Every test here runs against the loopback AWS emulator, never AWS.
+pytestmark = pytest.mark.usefixtures("emulator_only")
+
+# Accounts of their own, apart from the audit's (tests/unit/aws/emulator/fixtures.py).
 FIRST_NUMBER = 500
 DIGEST = "a1" * 32
 OLD_DIGEST = "b2" * 32
@@ -66,13 +69,15 @@ def _lookup(account: Account, region: str, digest: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def accounts(emulator: str, fleet: Fleet) -> Callable[[str], tuple[Account, str, dict[str, Any]]]:
+def accounts(
+    emulator: str, emulated_fleet: Fleet
+) -> Callable[[str], tuple[Account, str, dict[str, Any]]]:
     """`accounts(stack)`: an account holding a built account's AMIs, its region and ids."""
     made: dict[str, tuple[Account, str, dict[str, Any]]] = {}
 
     def get(stack: str) -> tuple[Account, str, dict[str, Any]]:
         if stack not in made:
-            region = fleet.region(stack)
+            region = emulated_fleet.region(stack)
             assert region.aws is not None
             number = FIRST_NUMBER + 2 * len(made)
             account = assume_account(emulator, region, number)
@@ -134,9 +139,9 @@ def test_no_ami_of_the_digest_is_refused_with_the_next_step(
 
 @pytest.mark.parametrize(("partition", "stack"), PARTITIONS, ids=PARTITION_IDS)
 def test_the_source_must_be_the_owners_debian_12_image(
-    emulator: str, fleet: Fleet, partition: str, stack: str
+    emulator: str, emulated_fleet: Fleet, partition: str, stack: str
 ) -> None:
-    region = fleet.region(stack)
+    region = emulated_fleet.region(stack)
     assert region.aws is not None
     where = region.aws.region
     publisher = assume_account(emulator, region, FIRST_NUMBER + 90 + len(partition))

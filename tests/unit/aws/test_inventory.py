@@ -2,7 +2,7 @@
 
 The real `ansible-inventory --list` of the generated aws_ec2.yml runs the
 `amazon.aws.aws_ec2` plugin against the emulator, in both partitions, over the
-non-compliant account of tests/unit/aws_ops/account.py: every host of the plan running
+non-compliant account of tests/unit/aws/emulator/account.py: every host of the plan running
 (portals through auto scaling groups), one host stripped of its code tag, one with a
 public address, a stopped host of the stack and another stack's host beside them.
 """
@@ -37,8 +37,11 @@ from infra.config.schema import COMPONENTS
 from infra.inventory import ROLE_OUTPUTS, InventoryError
 from infra.names import host_name
 from infra.verify.inventory import parse_listing
-from tests.unit.aws_ops.account import UNTAGGED_HOST, BuiltRegion
-from tests.unit.aws_ops.emulator import NONCOMPLIANT, PARTITION_IDS, PARTITIONS, process_env
+from tests.unit.aws.emulator import NONCOMPLIANT, PARTITION_IDS, PARTITIONS, process_env
+from tests.unit.aws.emulator.account import UNTAGGED_HOST, BuiltRegion
+
+# Every test here runs against the loopback AWS emulator, never AWS.
+pytestmark = pytest.mark.usefixtures("emulator_only")
 
 ROOT = Path(__file__).resolve().parents[3]
 ANSIBLE_INVENTORY = Path(sys.executable).parent / "ansible-inventory"
@@ -84,13 +87,13 @@ def plain(value: Any) -> Any:
 def listed(
     request: pytest.FixtureRequest,
     deployed: Callable[[str, str], BuiltRegion],
-    fleet: Fleet,
+    emulated_fleet: Fleet,
     emulator: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Listed:
     _, stack = request.param
     built = deployed(stack, NONCOMPLIANT)
-    config = effective_config(fleet, fleet.region(stack))
+    config = effective_config(emulated_fleet, emulated_fleet.region(stack))
     files = write_aws_inventory(
         config, tmp_path_factory.mktemp(f"inventory-{stack}"), Connection(ssm_bucket=SSM_BUCKET)
     )
@@ -203,13 +206,13 @@ def test_verify_reads_the_inventory(listed: Listed) -> None:
 
 
 @pytest.fixture
-def ningxia_config(fleet: Fleet) -> dict[str, Any]:
-    return effective_config(fleet, fleet.region("ningxia"))
+def ningxia_config(emulated_fleet: Fleet) -> dict[str, Any]:
+    return effective_config(emulated_fleet, emulated_fleet.region("ningxia"))
 
 
-def test_a_local_region_has_no_tag_inventory(fleet: Fleet) -> None:
+def test_a_local_region_has_no_tag_inventory(emulated_fleet: Fleet) -> None:
     with pytest.raises(InventoryError, match="targets local"):
-        plugin_config(effective_config(fleet, fleet.region("zhejiang")))
+        plugin_config(effective_config(emulated_fleet, emulated_fleet.region("zhejiang")))
 
 
 def test_without_stack_outputs_the_missing_variables_are_named(

@@ -12,9 +12,9 @@ from infra.aws.audit.clients import AwsClients
 from infra.aws.audit.model import AuditError, AuditReport, Passed
 from infra.aws.audit.report import format_report
 from infra.aws.audit.runner import CHECKS, run_audit
-from tests.unit.aws_ops.account import VIOLATIONS, BuiltRegion, Violation
-from tests.unit.aws_ops.audit.emulated_audit import audit
-from tests.unit.aws_ops.emulator import COMPLIANT, LOOPBACK, free_port
+from tests.unit.aws.audit.emulated_audit import audit
+from tests.unit.aws.emulator import COMPLIANT, LOOPBACK, free_port
+from tests.unit.aws.emulator.account import VIOLATIONS, BuiltRegion, Violation
 
 
 def test_a_compliant_account_has_no_findings(compliant: AuditReport) -> None:

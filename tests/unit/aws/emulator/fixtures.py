@@ -1,10 +1,13 @@
 """The AWS emulator these tests run against: moto's server on loopback, never AWS.
 
 `emulator` starts `moto_server` on 127.0.0.1 on a free port once per session and stops it
-at the end. Every test runs with AWS_ENDPOINT_URL pointing at it, dummy credentials and
-no AWS configuration files, and fails before it starts if the endpoint is anything but
+at the end. Every test that uses the emulator (`emulator_only`: the tests of
+`infra/aws/audit/`, `infra/aws/inventory.py`, `infra/aws/images.py` and the CLI's aws
+commands) runs with AWS_ENDPOINT_URL pointing at it, dummy credentials and no AWS
+configuration files, and fails before it starts if the endpoint is anything but
 loopback, so no boto3 call (the tests', the audit's, the inventory plugin's in
-`ansible-inventory`) can reach a real endpoint.
+`ansible-inventory`) can reach a real endpoint. tests/unit/aws/conftest.py makes these
+fixtures available to every test under tests/unit/aws/.
 
 Each scenario lives in its own emulated account (STS AssumeRole into a fresh account id:
 moto keeps accounts apart), so scenarios never see each other and need no reset.
@@ -25,22 +28,22 @@ from pathlib import Path
 import pytest
 
 from infra.config.loader import Fleet, load_fleet
-from tests.unit.aws_ops.account import (
-    BuiltRegion,
-    assume_account,
-    build_region,
-    make_noncompliant,
-)
-from tests.unit.aws_ops.emulator import (
+from tests.unit.aws.emulator import (
     AWS_VARIABLES,
     LOOPBACK,
     NONCOMPLIANT,
     emulator_env,
     free_port,
 )
+from tests.unit.aws.emulator.account import (
+    BuiltRegion,
+    assume_account,
+    build_region,
+    make_noncompliant,
+)
 
-ROOT = Path(__file__).resolve().parents[3]
-FLEET_FILE = Path(__file__).resolve().parent / "fleet" / "regions.yaml"
+ROOT = Path(__file__).resolve().parents[4]
+FLEET_FILE = Path(__file__).resolve().parent / "regions.yaml"
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 START_TIMEOUT_SECONDS = 60
 
@@ -88,9 +91,9 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.wait()
 
 
-@pytest.fixture(autouse=True)
-def _emulator_only(emulator: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test of this package talks to the emulator and nothing else."""
+@pytest.fixture
+def emulator_only(emulator: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test talks to the emulator and nothing else."""
     for variable in AWS_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     for key, value in emulator_env(emulator).items():
@@ -101,9 +104,9 @@ def _emulator_only(emulator: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def emulated_fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real standard and tiers with the test regions, as a `stacks/` directory."""
-    root = tmp_path_factory.mktemp("aws-ops") / "stacks"
+    root = tmp_path_factory.mktemp("aws-emulated") / "stacks"
     (root / "regions").mkdir(parents=True)
     shutil.copy(ROOT / "stacks" / "standard.yaml", root / "standard.yaml")
     shutil.copytree(ROOT / "stacks" / "tiers", root / "tiers")
@@ -112,22 +115,22 @@ def fleet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def fleet(fleet_dir: Path) -> Fleet:
-    return load_fleet(fleet_dir)
+def emulated_fleet(emulated_fleet_dir: Path) -> Fleet:
+    return load_fleet(emulated_fleet_dir)
 
 
 @pytest.fixture(scope="session")
-def deployed(emulator: str, fleet: Fleet) -> Callable[[str, str], BuiltRegion]:
+def deployed(emulator: str, emulated_fleet: Fleet) -> Callable[[str, str], BuiltRegion]:
     """`deployed(stack, scenario)`: the stack as deployed in the scenario's own account,
-    compliant or with every violation of tests/unit/aws_ops/account.py; built once."""
+    compliant or with every violation of tests/unit/aws/emulator/account.py; built once."""
     built: dict[tuple[str, str], BuiltRegion] = {}
 
     def get(stack: str, scenario: str) -> BuiltRegion:
         key = (stack, scenario)
         if key not in built:
-            region = fleet.region(stack)
+            region = emulated_fleet.region(stack)
             account = assume_account(emulator, region, len(built) + 1)
-            region_built = build_region(account, fleet, region)
+            region_built = build_region(account, emulated_fleet, region)
             built[key] = (
                 make_noncompliant(region_built) if scenario == NONCOMPLIANT else region_built
             )

@@ -1,7 +1,9 @@
 """Evaluate the aws program of one region under Pulumi mocks and keep what it registered.
 
-Each region is evaluated once per test session (conftest.py caches it); the tests then
-read the recorded resources, warnings and outputs. The mocks answer like the provider
+The unit tests (tests/unit/aws/) and the benchmark (benchmarks/aws_mocks.py) share it, so
+it lives here rather than among the tests. Each region is evaluated once per test session
+(tests/unit/aws/conftest.py caches it); the tests then read the recorded resources,
+warnings and outputs. The mocks answer like the provider
 would where the program reads an output back: ids, ARNs in the region's partition, the
 bucket's name, the launch template's version, the availability zones and the account.
 """
@@ -34,7 +36,7 @@ ZONES = {
     "cn-north-1": ["cn-north-1a", "cn-north-1b", "cn-north-1d"],
     "cn-northwest-1": ["cn-northwest-1a", "cn-northwest-1b", "cn-northwest-1c"],
 }
-REAL_STACKS = Path(__file__).resolve().parents[3] / "stacks"
+REAL_STACKS = Path(__file__).resolve().parents[2] / "stacks"
 ARN = re.compile(r"arn:([a-z0-9-]+):")
 
 
