@@ -16,10 +16,10 @@ import pytest
 
 from tests.e2e.local.hierarchy import BAKED_STACKS, PLANS, Deployment
 
-# What identifies a host, read as its admin: a command printing one value per host.
+# What identifies a host, read as its admin: a command whose first word is the value.
 IDENTITY = {
     "machine-id": "cat /etc/machine-id",
-    "ssh host key": "cat /etc/ssh/ssh_host_ed25519_key.pub",
+    "ssh host key": "sha256sum /etc/ssh/ssh_host_ed25519_key.pub",
     "snakeoil certificate": "sha256sum /etc/ssl/certs/ssl-cert-snakeoil.pem",
     "AIDE database": "sudo -n sha256sum /var/lib/aide/aide.db",
 }
