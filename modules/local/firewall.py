@@ -22,7 +22,7 @@ from pulumi.dynamic import (
 )
 
 from infra.local.firewall import INPUT_KEYS, apply, intact, remove
-from modules.props import DriftRepairProvider, input_props
+from modules.props import DriftRepairProvider, input_props, untyped_alias
 
 # The table name and the stack's marker are the resource's identity: a new name is a new
 # pair of tables, and the old pair must go first (a ruleset may reuse names).
@@ -60,7 +60,7 @@ class FirewallProvider(DriftRepairProvider):
         remove(props["stack"], props["table"])
 
 
-class Firewall(Resource):
+class Firewall(Resource, module="local", name="Firewall"):
     """A region's nftables tables; `applied` is False after drift."""
 
     table: pulumi.Output[str]
@@ -72,4 +72,6 @@ class Firewall(Resource):
         self, name: str, args: FirewallInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         outputs = {"ruleset_sha256": None, "listing_sha256": None, "applied": None}
-        super().__init__(FirewallProvider(), name, {**input_props(args), **outputs}, opts)
+        super().__init__(
+            FirewallProvider(), name, {**input_props(args), **outputs}, untyped_alias(opts)
+        )

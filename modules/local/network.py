@@ -34,7 +34,7 @@ from infra.local.network import (
     teardown,
     validate,
 )
-from modules.props import DriftRepairProvider, input_props
+from modules.props import DriftRepairProvider, input_props, untyped_alias
 
 # These name or address the bridge and the daemons' sockets and files: changing one is a
 # different network, and the old one must go first because the new one reuses its names.
@@ -104,7 +104,7 @@ class NetworkProvider(DriftRepairProvider):
         teardown(normalize(props))
 
 
-class Network(Resource):
+class Network(Resource, module="local", name="Network"):
     """A region's bridge and gateway services; `healthy` is False after drift."""
 
     bridge: pulumi.Output[str]
@@ -117,5 +117,8 @@ class Network(Resource):
         self, name: str, args: NetworkInputs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(
-            NetworkProvider(), name, {**input_props(args), "pids": None, "healthy": None}, opts
+            NetworkProvider(),
+            name,
+            {**input_props(args), "pids": None, "healthy": None},
+            untyped_alias(opts),
         )
