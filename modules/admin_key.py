@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pulumi.dynamic import CreateResult, Resource
 
-from modules.props import StateOnlyProvider, input_props
+from modules.props import StateOnlyProvider, input_props, untyped_alias
 
 
 @dataclass
@@ -54,7 +54,7 @@ class AdminKeyProvider(StateOnlyProvider):
         )
 
 
-class AdminKey(Resource):
+class AdminKey(Resource, module="local", name="AdminKey"):
     """An SSH key pair for the admin user; `private_key` is a secret output."""
 
     public_key: pulumi.Output[str]
@@ -72,5 +72,5 @@ class AdminKey(Resource):
                 "public_key": None,
                 "private_key": None,
             },
-            pulumi.ResourceOptions.merge(opts, secret),
+            pulumi.ResourceOptions.merge(untyped_alias(opts), secret),
         )

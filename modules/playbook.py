@@ -28,7 +28,7 @@ from pulumi.dynamic import (
 )
 
 from infra.playbook import run_playbook
-from modules.props import input_props
+from modules.props import input_props, untyped_alias
 
 INPUT_KEYS = ("stack", "project_dir", "content_hash", "outputs")
 
@@ -74,7 +74,7 @@ class PlaybookProvider(ResourceProvider):
         """The configuration goes with the hosts; nothing to undo on its own."""
 
 
-class Playbook(Resource):
+class Playbook(Resource, module="region", name="Playbook"):
     """The region's hosts configured by playbooks/site.yml."""
 
     changed: pulumi.Output[dict[str, int]]
@@ -86,5 +86,5 @@ class Playbook(Resource):
             PlaybookProvider(),
             name,
             {**input_props(args), "changed": None},
-            opts,
+            untyped_alias(opts),
         )

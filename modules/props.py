@@ -1,4 +1,5 @@
-"""Shared pieces of the dynamic providers: inputs as properties, state-only resources and
+"""Shared pieces of the dynamic providers: inputs as properties, the alias to the type every
+dynamic resource was deployed with before it had its own, state-only resources and
 resources repaired on drift."""
 
 from __future__ import annotations
@@ -6,7 +7,12 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+import pulumi
 from pulumi.dynamic import DiffResult, ReadResult, ResourceProvider
+
+# The type of a dynamic resource that names none (`module=`, `name=` on its class); deployed
+# stacks hold resources of it from before each named its own.
+UNTYPED = "pulumi-python:dynamic:Resource"
 
 
 def input_props(args: Any) -> dict[str, Any]:
@@ -16,6 +22,14 @@ def input_props(args: Any) -> dict[str, Any]:
     be copied, so any input wired from another resource's output would crash.
     """
     return {f.name: getattr(args, f.name) for f in fields(args)}
+
+
+def untyped_alias(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """The caller's options and an alias to UNTYPED: a resource deployed with that type is
+    the same resource under its own type, so `pulumi up` migrates it instead of replacing
+    it (a new type is a new URN)."""
+    alias = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=UNTYPED)])
+    return pulumi.ResourceOptions.merge(opts, alias)
 
 
 class StateOnlyProvider(ResourceProvider):

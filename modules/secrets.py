@@ -15,7 +15,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, Resource, UpdateResult
 
-from modules.props import StateOnlyProvider, input_props
+from modules.props import StateOnlyProvider, input_props, untyped_alias
 
 # Every credential the roles use; roles/README.md lists them for the role authors.
 SERVICE_SECRET_NAMES = (
@@ -62,7 +62,7 @@ class ServiceSecretsProvider(StateOnlyProvider):
         )
 
 
-class ServiceSecrets(Resource):
+class ServiceSecrets(Resource, module="region", name="ServiceSecrets"):
     """Named random credentials; `values` is a secret output."""
 
     values: pulumi.Output[dict[str, str]]
@@ -75,5 +75,5 @@ class ServiceSecrets(Resource):
             ServiceSecretsProvider(),
             name,
             {**input_props(args), "values": None},
-            pulumi.ResourceOptions.merge(opts, secret),
+            pulumi.ResourceOptions.merge(untyped_alias(opts), secret),
         )

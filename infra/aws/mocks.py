@@ -64,7 +64,8 @@ class Recorded:
         return dict(self.inputs.get("tags") or {})
 
 
-DYNAMIC = "pulumi-python:dynamic:Resource"
+# Every dynamic resource's type starts so (`pulumi-python:dynamic/pki:HostCertificate`).
+DYNAMIC = "pulumi-python:dynamic"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 
 
@@ -82,9 +83,8 @@ def _revealed(value: Any) -> Any:
     return value
 
 
-def _dynamic_outputs(inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Which of the repository's dynamic providers a resource uses, and what it answers -
-    by running it: the region's PKI and credentials are real under the mocks, so tests can
+def _dynamic_outputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """What the repository's dynamic provider of a resource answers, by running it: the region's PKI and credentials are real under the mocks, so tests can
     verify the certificates."""
     props = {k: _revealed(v) for k, v in inputs.items() if not k.startswith("__")}
     provider: Any
@@ -94,7 +94,7 @@ def _dynamic_outputs(inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         provider = HostCertificateProvider()
     else:
         provider = RegionCaProvider()
-    return type(provider).__name__, dict(provider.create(props).outs or {})
+    return dict(provider.create(props).outs or {})
 
 
 def parent_issued_ca(code: str, parent_code: str) -> dict[str, str]:
@@ -130,11 +130,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.layer_amis = True
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        if args.typ == DYNAMIC:
-            provider, outputs = _dynamic_outputs(dict(args.inputs))
-            typ = f"{DYNAMIC} ({provider})"  # readable in the snapshot
+        if args.typ.startswith(DYNAMIC):
+            outputs = _dynamic_outputs(dict(args.inputs))
             urn = f"urn:pulumi:test::regionstack::{args.typ}::{args.name}"
-            self.resources.append(Recorded(typ, args.name, dict(args.inputs), outputs, urn))
+            self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), outputs, urn))
             return f"{args.name}-id", outputs
         if args.typ == STACK_REFERENCE:
             return args.name, {"name": args.name, "outputs": self.issued_ca}

@@ -24,7 +24,7 @@ from pulumi.dynamic import (
 )
 
 from infra.local.image.build import ensure_image
-from modules.props import input_props
+from modules.props import input_props, untyped_alias
 
 
 @dataclass
@@ -61,7 +61,7 @@ class ImageProvider(ResourceProvider):
         """Keep the shared cache; see the module docstring."""
 
 
-class Image(Resource):
+class Image(Resource, module="local", name="Image"):
     rootfs: pulumi.Output[str]
 
     def __init__(
@@ -75,5 +75,5 @@ class Image(Resource):
                 "rootfs": None,
                 "present": None,
             },
-            opts,
+            untyped_alias(opts),
         )

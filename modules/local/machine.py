@@ -89,8 +89,9 @@ class MachineProvider(DriftRepairProvider):
 class Machine(Resource, module="local", name="Machine"):
     """A local host booted with systemd-nspawn; `running` is False after drift.
 
-    Its type is `pulumi-python:dynamic/local:Machine`, so previews and policies can tell
-    machines from the other dynamic resources.
+    Its type is `pulumi-python:dynamic/local:Machine`, as every dynamic resource names its
+    own, so previews and policies can tell them apart. It has had that type since it was
+    written, so it needs no alias to `UNTYPED`.
     """
 
     address: pulumi.Output[str]

@@ -43,7 +43,7 @@ from pulumi.dynamic import (
 )
 
 from infra import pki
-from modules.props import StateOnlyProvider, input_props
+from modules.props import StateOnlyProvider, input_props, untyped_alias
 
 # ---- RegionCa ------------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class RegionCaProvider(StateOnlyProvider):
         return UpdateResult(outs={**news, **_issue_ca(news, key_pem=olds["key_pem"])})
 
 
-class RegionCa(Resource):
+class RegionCa(Resource, module="pki", name="RegionCa"):
     """A region's certificate authority; `key_pem` is a secret output.
 
     `chain_pem` is this CA followed by its parents up to the root: what the region's TLS
@@ -135,7 +135,7 @@ class RegionCa(Resource):
                 "chain_pem": None,
                 "not_after": None,
             },
-            pulumi.ResourceOptions.merge(opts, secret),
+            pulumi.ResourceOptions.merge(untyped_alias(opts), secret),
         )
 
 
@@ -211,7 +211,7 @@ class HostCertificateProvider(StateOnlyProvider):
         return UpdateResult(outs={**news, **_issue_host(news, key_pem=olds["key_pem"])})
 
 
-class HostCertificate(Resource):
+class HostCertificate(Resource, module="pki", name="HostCertificate"):
     """A server or client certificate for one host; `key_pem` is a secret output.
 
     `chain_pem` is the leaf followed by the CA chain (nginx's `ssl_certificate`).
@@ -236,5 +236,5 @@ class HostCertificate(Resource):
                 "chain_pem": None,
                 "not_after": None,
             },
-            pulumi.ResourceOptions.merge(opts, secret),
+            pulumi.ResourceOptions.merge(untyped_alias(opts), secret),
         )

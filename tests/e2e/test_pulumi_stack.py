@@ -46,7 +46,7 @@ def test_province_preview_plans_the_region_every_host_and_the_pki(
     # The province issues its city's CA for the city's stack.
     assert "zhejiang-pki-child-330100" in urns
     # ...and configures its hosts with the site playbook, unless told not to.
-    assert "regionstack:region:Region$pulumi-python:dynamic:Resource::zhejiang-site" in urns
+    assert "regionstack:region:Region$pulumi-python:dynamic/region:Playbook::zhejiang-site" in urns
     pulumi_project.run("config", "set", "--stack", PROVINCE, "regionstack:configure", "false")
     unconfigured = pulumi_project.run("preview", "--stack", PROVINCE, "--json")
     assert "zhejiang-site" not in " ".join(

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from infra.local import firewall as firewall_mechanism
+from infra.local import network as network_mechanism
 from infra.local.image import ADMIN_USER
 from infra.local.layers.build_network import BuildNetwork
 from infra.local.layers.errors import LayerError
@@ -15,8 +17,6 @@ from infra.local.machine import lifecycle, overlay, power, state
 from infra.local.machine import teardown as machine_teardown
 from infra.local.plan import HostPlan
 from infra.names import region_domain
-from modules.local import firewall as firewall_mechanism
-from modules.local import network as network_mechanism
 
 
 def network_up(network: BuildNetwork) -> None:

@@ -32,13 +32,14 @@ import pytest
 
 from infra.config.loader import load_fleet
 from infra.config.schema import Standard
+from infra.local import firewall, network
 from infra.local import gateway_services as gs
 from infra.local.firewall_rules import render_ruleset
+from infra.local.network import NetworkError
 from infra.local.plan import HostPlan, RegionPlan
 from infra.local.routes import controller_routes
-from modules.local import firewall, network
 from modules.local.firewall import FirewallProvider
-from modules.local.network import NetworkError, NetworkProvider
+from modules.local.network import NetworkProvider
 
 ROOT = Path(__file__).resolve().parents[3]
 TOOLS = ("ip", "nft", "dnsmasq", "chronyd", "apt-cacher-ng", "setpriv")

@@ -5,6 +5,11 @@ the aws program registers for that tier. A change to the program or the tier pro
 that adds or removes resources fails here with the diff; after reviewing it, rewrite the
 snapshots with `REGIONSTACK_UPDATE_SNAPSHOTS=1 pytest tests/unit/aws/test_snapshots.py`
 and commit them with the change.
+
+A dynamic resource is listed by its own type (`pulumi-python:dynamic/pki:RegionCa`); the
+previous type they all shared, `pulumi-python:dynamic:Resource`, is aliased on each
+(modules/props.py `untyped_alias`), so a deployed stack migrates them instead of
+replacing them.
 """
 
 from __future__ import annotations

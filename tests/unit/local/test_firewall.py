@@ -1,4 +1,5 @@
-"""The firewall provider's logic: what it applies, what it calls ours, how it diffs."""
+"""The firewall: what its mechanism (infra/local/firewall.py) applies and calls ours, and how
+its provider (modules/local/firewall.py) diffs."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 import pytest
 
 from infra.config.loader import load_fleet
+from infra.local import firewall
+from infra.local.firewall import FirewallError
 from infra.local.firewall_rules import render_ruleset
 from infra.local.plan import plan_region
-from modules.local import firewall
-from modules.local.firewall import FirewallError, FirewallProvider
+from modules.local.firewall import REPLACE_KEYS, FirewallProvider
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -127,7 +129,7 @@ def news(**changes: Any) -> dict[str, Any]:
     return {"stack": "chunan", "table": "regionstack_330127", "ruleset": "r1", **changes}
 
 
-@pytest.mark.parametrize("key", firewall.REPLACE_KEYS)
+@pytest.mark.parametrize("key", REPLACE_KEYS)
 def test_identity_changes_replace(key: str) -> None:
     result = FirewallProvider().diff("id", olds(), news(**{key: "other"}))
     assert result.changes and result.replaces == [key] and result.delete_before_replace
@@ -142,3 +144,16 @@ def test_drift_is_repaired_and_no_change_is_quiet() -> None:
     provider = FirewallProvider()
     assert provider.diff("id", olds(applied=False), news()).changes
     assert not provider.diff("id", olds(), news()).changes
+
+
+def test_intact_only_when_both_tables_are_ours_and_list_as_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listings: dict[str, str | None] = {"bridge": LISTING, "inet": LISTING}
+    monkeypatch.setattr(firewall, "listing", lambda family, table: listings[family])
+    applied = firewall.digest(listings)
+    assert firewall.intact("chunan", "regionstack_330127", applied)
+    assert not firewall.intact("hangzhou", "regionstack_330127", applied)
+    assert not firewall.intact("chunan", "regionstack_330127", "edited")
+    listings["inet"] = None
+    assert not firewall.intact("chunan", "regionstack_330127", firewall.digest(listings))

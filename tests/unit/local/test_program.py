@@ -6,6 +6,10 @@ chain, which is what Pulumi matches a deployed resource by) is kept as a snapsho
 `tests/unit/local/snapshots/<stack>.txt`, with the inputs of the region's PKI and service
 secrets beside their URNs: a refactoring of the program that renamed, re-parented or
 re-fed any of them would show a deployed local stack a replacement, and fails here.
+Each dynamic resource's type names it (`pulumi-python:dynamic/local:Network`); before,
+all but the machines and the image layers were `pulumi-python:dynamic:Resource`, and that
+previous type is aliased on each (modules/props.py `untyped_alias`), so a stack deployed
+then migrates them in place (tests/unit/modules/test_props.py checks every class).
 After reviewing a deliberate change, rewrite the snapshots with
 `REGIONSTACK_UPDATE_SNAPSHOTS=1 pytest tests/unit/local/test_program.py`.
 """
@@ -32,7 +36,13 @@ from tests.unit.snapshots import snapshot_diff
 ROOT = Path(__file__).resolve().parents[3]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 LOCAL_STACKS = ["zhejiang", "hangzhou", "chunan", "tonglu"]
-DYNAMIC = "pulumi-python:dynamic:Resource"
+HOST_CERTIFICATE = "pulumi-python:dynamic/pki:HostCertificate"
+# The PKI's and the service secrets' resources, whose inputs the snapshot keeps.
+CREDENTIALS = (
+    "pulumi-python:dynamic/pki:RegionCa",
+    HOST_CERTIFICATE,
+    "pulumi-python:dynamic/region:ServiceSecrets",
+)
 PROVIDER_KEY = "__provider"
 # What a parent's stack exports as child_ca_<code> (read through the StackReference).
 PARENT_ISSUED = {"cert_pem": "ISSUED-CERT", "key_pem": "ISSUED-KEY", "chain_pem": "ISSUED-CHAIN"}
@@ -152,7 +162,7 @@ def _canonical(inputs: dict[str, Any]) -> str:
 
 
 def _is_credential(item: Registered) -> bool:
-    return item.typ == DYNAMIC and any(k in item.inputs for k in ("host", "names", "code"))
+    return item.typ in CREDENTIALS
 
 
 def render(program: LocalProgram) -> str:
@@ -203,8 +213,7 @@ def test_host_certificates_carry_the_planned_address(
     program = _program(stack, programs, monkeypatch)
     issued = {
         (r.inputs["host"], r.inputs["kind"]): r.inputs["address"]
-        for r in program.of_type(DYNAMIC)
-        if "host" in r.inputs
+        for r in program.of_type(HOST_CERTIFICATE)
     }
     plan = plan_region(sample_fleet, sample_fleet.region(stack))
     expected = {(h.name, kind): h.address for h in plan.hosts for kind in ("server", "client")}
