@@ -140,6 +140,7 @@ def machine_props(
         "gateway": GATEWAY,
         "bridge": bridge,
         "rootfs": str(rootfs),
+        "layers": [],  # the bare image: the layers' own tests boot from them
         "state_root": str(work / "state"),
         "admin_user": ADMIN_USER,
         "admin_public_key": key.public,

@@ -19,9 +19,11 @@ from tests.e2e.local.configured.citizen import (
     submit_on_portal,
     update_status,
 )
-from tests.e2e.local.hierarchy import FLEET, STACKS, Deployment
+from tests.e2e.local.hierarchy import BARE_COUNTY, FLEET, Deployment
 
 COUNTY = "chunan"
+# The county and the regions above it, bottom up: where its work orders go.
+CHAIN = (COUNTY, *(region.stack for region in FLEET.ancestors(FLEET.region(COUNTY))))
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def test_request_is_an_open_work_order_at_the_county_hotline(
     assert (order["description"], order["status"]) == (description, "open"), order
 
 
-@pytest.mark.parametrize("stack", list(reversed(STACKS)))  # county, then up the chain
+@pytest.mark.parametrize("stack", CHAIN)
 def test_work_order_is_archived_by_the_exchange_of(
     hierarchy: Deployment, request_on_the_county_portal: tuple[str, str], stack: str
 ) -> None:
@@ -54,6 +56,14 @@ def test_work_order_is_archived_by_the_exchange_of(
         f"work order {ticket} in the {stack} exchange's archive",
     )
     assert archived_ids(hierarchy, region).count(ticket) == 1
+
+
+def test_work_order_stays_out_of_the_sibling_county(
+    hierarchy: Deployment, request_on_the_county_portal: tuple[str, str]
+) -> None:
+    # After the top of the chain archived it (the tests above), the city had it long before.
+    ticket, _ = request_on_the_county_portal
+    assert ticket not in archived_ids(hierarchy, hierarchy.regions[BARE_COUNTY])
 
 
 def test_status_update_at_the_hotline_shows_on_the_portal(
