@@ -1,9 +1,9 @@
 """Evaluate the aws program of one region under Pulumi mocks and keep what it registered.
 
-The unit tests (tests/unit/aws/) and the benchmark (benchmarks/aws_mocks.py) share it, so
-it lives here rather than among the tests. Each region is evaluated once per test session
-(tests/unit/aws/conftest.py caches it); the tests then read the recorded resources,
-warnings and outputs. The mocks answer like the provider
+The unit tests (tests/unit/aws/, tests/unit/modules/aws/) and the benchmark
+(benchmarks/aws_mocks.py) share it, so it lives here rather than among the tests. Each
+region is evaluated once per test session (tests/unit/conftest.py caches it); the tests
+then read the recorded resources, warnings and outputs. The mocks answer like the provider
 would where the program reads an output back: ids, ARNs in the region's partition, the
 bucket's name, the launch template's version, the availability zones and the account.
 """

@@ -18,7 +18,7 @@ from infra.aws.mocks import Evaluation
 from infra.aws.plan import plan_aws_region
 from infra.config.loader import Fleet
 from modules.secrets import SERVICE_SECRET_NAMES
-from tests.unit.aws.conftest import STACK_IDS, STACK_NAMES
+from tests.unit.aws.stacks import STACK_IDS, STACK_NAMES
 
 pytestmark = pytest.mark.parametrize("stack", STACK_NAMES, ids=STACK_IDS)
 

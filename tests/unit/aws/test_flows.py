@@ -8,7 +8,7 @@ from infra.aws.flows import ALB_GROUP, INTERNET, PLATFORM_FLOW, security_group_r
 from infra.aws.plan import plan_aws_region
 from infra.config.loader import Fleet
 from infra.config.schema import Flow, Standard
-from tests.unit.aws.conftest import STACK_IDS, STACK_NAMES
+from tests.unit.aws.stacks import STACK_IDS, STACK_NAMES
 
 
 def _with_flow(standard: Standard, flow: dict[str, object]) -> Standard:

@@ -16,7 +16,7 @@ from infra.aws.plan import (
 )
 from infra.config.gbt2260 import Tier
 from infra.config.loader import Fleet
-from tests.unit.aws.conftest import STACK_IDS, STACK_NAMES
+from tests.unit.aws.stacks import STACK_IDS, STACK_NAMES
 
 stacks = pytest.mark.parametrize("stack", STACK_NAMES, ids=STACK_IDS)
 

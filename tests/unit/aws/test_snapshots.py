@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from infra.aws.mocks import Evaluation
-from tests.unit.aws.conftest import STACKS
+from tests.unit.aws.stacks import STACKS
 from tests.unit.snapshots import snapshot_diff
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"

@@ -1,11 +1,11 @@
-"""The firewall: what its mechanism (infra/local/firewall.py) applies and calls ours, and how
-its provider (modules/local/firewall.py) diffs."""
+"""The firewall's mechanism (infra/local/firewall.py): what it applies and calls ours.
+
+Its provider's diff (modules/local/firewall.py): tests/unit/modules/local/test_firewall.py."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,7 +14,6 @@ from infra.local import firewall
 from infra.local.firewall import FirewallError
 from infra.local.firewall_rules import render_ruleset
 from infra.local.plan import plan_region
-from modules.local.firewall import REPLACE_KEYS, FirewallProvider
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -112,38 +111,6 @@ def test_digest_depends_on_both_listings() -> None:
     one = firewall.digest({"bridge": "a", "inet": "b"})
     assert one == firewall.digest({"bridge": "a", "inet": "b"})
     assert one != firewall.digest({"bridge": None, "inet": "b"})
-
-
-def olds(**changes: Any) -> dict[str, Any]:
-    return {
-        "stack": "chunan",
-        "table": "regionstack_330127",
-        "ruleset": "r1",
-        "listing_sha256": "x",
-        "applied": True,
-        **changes,
-    }
-
-
-def news(**changes: Any) -> dict[str, Any]:
-    return {"stack": "chunan", "table": "regionstack_330127", "ruleset": "r1", **changes}
-
-
-@pytest.mark.parametrize("key", REPLACE_KEYS)
-def test_identity_changes_replace(key: str) -> None:
-    result = FirewallProvider().diff("id", olds(), news(**{key: "other"}))
-    assert result.changes and result.replaces == [key] and result.delete_before_replace
-
-
-def test_ruleset_change_updates_in_place() -> None:
-    result = FirewallProvider().diff("id", olds(), news(ruleset="r2"))
-    assert result.changes and not result.replaces
-
-
-def test_drift_is_repaired_and_no_change_is_quiet() -> None:
-    provider = FirewallProvider()
-    assert provider.diff("id", olds(applied=False), news()).changes
-    assert not provider.diff("id", olds(), news()).changes
 
 
 def test_intact_only_when_both_tables_are_ours_and_list_as_applied(

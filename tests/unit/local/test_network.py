@@ -1,5 +1,6 @@
-"""The network: its mechanism's input checks (infra/local/network.py) and its provider's
-diff (modules/local/network.py)."""
+"""The network's mechanism (infra/local/network.py): its input checks and bridge address.
+
+Its provider's diff (modules/local/network.py): tests/unit/modules/local/test_network.py."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import pytest
 
 from infra.local import network
 from infra.local.network import NetworkError
-from modules.local.network import REPLACE_KEYS, NetworkProvider
 
 
 def props(**changes: Any) -> dict[str, Any]:
@@ -26,32 +26,6 @@ def props(**changes: Any) -> dict[str, Any]:
         "apt_upstream": "http://deb.debian.org/debian",
     }
     return {**base, **changes}
-
-
-@pytest.mark.parametrize("key", REPLACE_KEYS)
-def test_identity_changes_replace(key: str) -> None:
-    new = {"prefix_length": 25} if key == "prefix_length" else {key: "changed"}
-    result = NetworkProvider().diff("id", {**props(), "healthy": True}, props(**new))
-    assert result.changes and result.replaces == [key] and result.delete_before_replace
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"hosts": {"chunan-portal-1": "10.203.2.2", "chunan-portal-2": "10.203.2.3"}},
-        {"dns_domain": "chunan.example"},
-        {"apt_upstream": "http://mirror.example/debian"},
-    ],
-)
-def test_service_changes_update_in_place(change: dict[str, Any]) -> None:
-    result = NetworkProvider().diff("id", {**props(), "healthy": True}, props(**change))
-    assert result.changes and not result.replaces
-
-
-def test_unhealthy_state_is_repaired_and_healthy_is_left_alone() -> None:
-    provider = NetworkProvider()
-    assert provider.diff("id", {**props(), "healthy": False}, props()).changes
-    assert not provider.diff("id", {**props(), "healthy": True}, props()).changes
 
 
 @pytest.mark.parametrize(

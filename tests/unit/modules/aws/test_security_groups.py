@@ -17,7 +17,7 @@ from infra.aws.mocks import Evaluation
 from infra.aws.plan import exchange_cidrs
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS
-from tests.unit.aws.conftest import STACK_IDS, STACK_NAMES
+from tests.unit.aws.stacks import STACK_IDS, STACK_NAMES
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"

@@ -38,7 +38,7 @@ from infra.config.loader import Fleet, load_fleet
 from infra.layers import BASE, LAYERS, PER_HOST_STATE, layer_digests
 from infra.local.layers.scrub import scrub
 from infra.program.aws import ADMIN_USER, PROJECT_DIR
-from tests.unit.aws.conftest import FLEET_DIR
+from tests.unit.aws.stacks import FLEET_DIR
 
 COMPONENT = "aws:imagebuilder/component:Component"
 RECIPE = "aws:imagebuilder/imageRecipe:ImageRecipe"

@@ -21,7 +21,7 @@ from infra.config.effective import effective_config
 from infra.config.gbt2260 import Tier
 from infra.config.loader import Fleet
 from infra.config.schema import COMPONENTS
-from tests.unit.aws.conftest import STACK_IDS, STACK_NAMES
+from tests.unit.aws.stacks import STACK_IDS, STACK_NAMES
 
 INSTANCE = "aws:ec2/instance:Instance"
 TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
