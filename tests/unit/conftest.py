@@ -40,9 +40,16 @@ def config_dir(tmp_path: Path) -> Path:
     return copy
 
 
-# The tests of the aws target: its mechanism's (tests/unit/aws/) and its components'
-# (tests/unit/modules/aws/), which share the aws test fleet and its evaluated stacks.
-AWS_TEST_DIRS = (ROOT / "tests/unit/aws", ROOT / "tests/unit/modules/aws")
+# The tests of the aws target: its mechanism's (tests/unit/aws/), its components'
+# (tests/unit/modules/aws/) and its program's (tests/unit/program/test_aws.py, and
+# tests/unit/test_main.py which runs the program), which share the aws test fleet and its
+# evaluated stacks.
+AWS_TEST_PLACES = (
+    ROOT / "tests/unit/aws",
+    ROOT / "tests/unit/modules/aws",
+    ROOT / "tests/unit/program/test_aws.py",
+    ROOT / "tests/unit/test_main.py",
+)
 
 # pulumi_aws warns about its own deprecated resource aliases (s3 ...V2) when its service
 # modules load; they are not this project's resources. Keep the tests' warnings about
@@ -52,8 +59,8 @@ PULUMI_AWS_DEPRECATIONS = "ignore::DeprecationWarning:pulumi_aws"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        parents = Path(str(item.path)).resolve().parents
-        if any(directory in parents for directory in AWS_TEST_DIRS):
+        path = Path(str(item.path)).resolve()
+        if any(place == path or place in path.parents for place in AWS_TEST_PLACES):
             item.add_marker(pytest.mark.filterwarnings(PULUMI_AWS_DEPRECATIONS))
 
 

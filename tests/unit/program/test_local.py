@@ -3,7 +3,7 @@
 The program is run as `pulumi up` runs it, for each local stack of stacks/, with the
 controller's checks and mirrors stubbed. Every resource's URN (type, name and parent
 chain, which is what Pulumi matches a deployed resource by) is kept as a snapshot in
-`tests/unit/local/snapshots/<stack>.txt`, with the inputs of the region's PKI and service
+`tests/unit/program/snapshots/<stack>.txt`, with the inputs of the region's PKI and service
 secrets beside their URNs: a refactoring of the program that renamed, re-parented or
 re-fed any of them would show a deployed local stack a replacement, and fails here.
 Each dynamic resource's type names it (`pulumi-python:dynamic/local:Network`); before,
@@ -11,7 +11,7 @@ all but the machines and the image layers were `pulumi-python:dynamic:Resource`,
 previous type is aliased on each (modules/props.py `untyped_alias`), so a stack deployed
 then migrates them in place (tests/unit/modules/test_props.py checks every class).
 After reviewing a deliberate change, rewrite the snapshots with
-`REGIONSTACK_UPDATE_SNAPSHOTS=1 pytest tests/unit/local/test_program.py`.
+`REGIONSTACK_UPDATE_SNAPSHOTS=1 pytest tests/unit/program/test_local.py`.
 """
 
 from __future__ import annotations
@@ -167,9 +167,9 @@ def _is_credential(item: Registered) -> bool:
 
 def render(program: LocalProgram) -> str:
     lines = [
-        f"# URNs the local program registers for {program.stack} (tests/unit/local/test_program.py);",
+        f"# URNs the local program registers for {program.stack} (tests/unit/program/test_local.py);",
         "# the PKI's and the service secrets' inputs follow their URN.",
-        "# Regenerate: REGIONSTACK_UPDATE_SNAPSHOTS=1 pytest tests/unit/local/test_program.py",
+        "# Regenerate: REGIONSTACK_UPDATE_SNAPSHOTS=1 pytest tests/unit/program/test_local.py",
         "",
     ]
     for item in sorted(program.registered, key=lambda r: r.urn):
