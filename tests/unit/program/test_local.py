@@ -1,4 +1,5 @@
-"""The local branch of the program (infra/__main__.py) under Pulumi mocks: what it registers.
+"""The local program (infra/program/local.py, run through infra/__main__.py) under Pulumi
+mocks: what it registers.
 
 The program is run as `pulumi up` runs it, for each local stack of stacks/, with the
 controller's checks and mirrors stubbed. Every resource's URN (type, name and parent
