@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -33,19 +32,7 @@ sys.path.insert(0, str(ROOT))
 from infra.config.loader import load_fleet  # noqa: E402
 from infra.layers import LAYERS  # noqa: E402
 from infra.local.layers.build import ensure_layers  # noqa: E402
-from infra.sandbox import PROJECT_PARTS  # noqa: E402
-
-
-def _copy_checkout(directory: Path) -> Path:
-    root = directory / "checkout"
-    root.mkdir()
-    for part in PROJECT_PARTS:
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, root / part)
-    return root
+from infra.sandbox import copy_project  # noqa: E402
 
 
 def _timed_build(root: Path, cache: Path) -> tuple[float, list[str]]:
@@ -68,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="regionstack-layers-bench-") as tmp:
         directory = Path(tmp)
-        root, cache = _copy_checkout(directory), directory / "cache"
+        root, cache = copy_project(directory / "checkout"), directory / "cache"
         figures: dict[str, object] = {}
         figures["full_s"], figures["full_built"] = _timed_build(root, cache)
         figures["unchanged_s"], figures["unchanged_built"] = _timed_build(root, cache)

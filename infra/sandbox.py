@@ -17,10 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_PARTS = ("Pulumi.yaml", "infra", "modules", "stacks", *CONTENT_PATHS)
 
 
-def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Path, dict[str, str]]:
-    """Copy the project under `directory`; return its work dir and the environment to run
-    `pulumi` in (own backend and PULUMI_HOME, offline knobs, the given passphrase)."""
-    workdir = directory / "project"
+def copy_project(workdir: Path) -> Path:
+    """Copy the program, its configuration and what the site playbook reads into `workdir`
+    (made here; it must not exist yet)."""
     workdir.mkdir()
     for part in PROJECT_PARTS:
         source = ROOT / part
@@ -28,6 +27,13 @@ def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Pa
             shutil.copytree(source, workdir / part, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, workdir / part)
+    return workdir
+
+
+def make_sandbox(directory: Path, passphrase: str, **extra_env: str) -> tuple[Path, dict[str, str]]:
+    """Copy the project under `directory`; return its work dir and the environment to run
+    `pulumi` in (own backend and PULUMI_HOME, offline knobs, the given passphrase)."""
+    workdir = copy_project(directory / "project")
     # The operator's own stacks may carry the salt of their passphrase; the sandbox's stacks
     # are new ones, initialised with the sandbox's passphrase.
     for stack_file in (workdir / "stacks").glob("Pulumi.*.yaml"):
