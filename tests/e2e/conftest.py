@@ -8,6 +8,7 @@ backend, so tests neither see nor touch an operator's stacks.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +21,15 @@ import pytest
 from infra.sandbox import make_sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def needs_root_and(*tools: str) -> pytest.MarkDecorator:
+    """Skip a module's tests unless run as root with every one of `tools` installed."""
+    missing = [t for t in tools if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
+    return pytest.mark.skipif(
+        os.geteuid() != 0 or bool(missing),
+        reason=f"needs root and {', '.join(tools)} (missing: {', '.join(missing) or 'none'})",
+    )
 
 
 @dataclass

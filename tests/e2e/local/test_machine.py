@@ -35,13 +35,11 @@ from infra.local.machine import inputs, overlay, power
 from infra.local.machine.errors import MachineError
 from infra.local.ports import port_name
 from modules.local.machine import MachineProvider
+from tests.e2e.conftest import needs_root_and
 
 ROOT = Path(__file__).resolve().parents[3]
-TOOLS = ("ip", "systemd-nspawn", "ssh", "ssh-keygen", "ssh-keyscan", "mount", "journalctl")
-missing = [t for t in TOOLS if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or bool(missing),
-    reason=f"needs root and {', '.join(TOOLS)} (missing: {', '.join(missing) or 'none'})",
+pytestmark = needs_root_and(
+    "ip", "systemd-nspawn", "ssh", "ssh-keygen", "ssh-keyscan", "mount", "journalctl"
 )
 
 BRIDGE = "rstest0"

@@ -40,14 +40,10 @@ from infra.local.plan import HostPlan, RegionPlan
 from infra.local.routes import controller_routes
 from modules.local.firewall import FirewallProvider
 from modules.local.network import NetworkProvider
+from tests.e2e.conftest import needs_root_and
 
 ROOT = Path(__file__).resolve().parents[3]
-TOOLS = ("ip", "nft", "dnsmasq", "chronyd", "apt-cacher-ng", "setpriv")
-missing = [t for t in TOOLS if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or bool(missing),
-    reason=f"needs root and {', '.join(TOOLS)} (missing: {', '.join(missing) or 'none'})",
-)
+pytestmark = needs_root_and("ip", "nft", "dnsmasq", "chronyd", "apt-cacher-ng", "setpriv")
 
 RELEASE = b"Origin: regionstack-e2e\nSuite: bookworm\n"
 CONNECT_TIMEOUT_S = 1.5

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -41,14 +39,12 @@ from infra.local.plan import HostPlan, RegionPlan
 from infra.local.ports import guest_mac, port_name
 from modules.local.firewall import FirewallProvider
 from modules.local.machine import MachineProvider
+from tests.e2e.conftest import needs_root_and
 from tests.e2e.local.test_machine import Key, make_key, sh
 
 ROOT = Path(__file__).resolve().parents[3]
-TOOLS = ("ip", "nft", "nsenter", "systemd-nspawn", "ssh-keygen", "ssh-keyscan", "mount")
-missing = [t for t in TOOLS if shutil.which(t, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or bool(missing),
-    reason=f"needs root and {', '.join(TOOLS)} (missing: {', '.join(missing) or 'none'})",
+pytestmark = needs_root_and(
+    "ip", "nft", "nsenter", "systemd-nspawn", "ssh-keygen", "ssh-keyscan", "mount"
 )
 
 STACK = "spoofe2e"
