@@ -173,12 +173,22 @@ def _shape_problems(data: Any, file: str) -> list[Problem]:
                 problem(f"{path}.{key}", "is missing", f"give the item its `{key}`")
         control_id = str(entry.get("id", ""))
         if control_id and not ITEM_ID.match(control_id):
-            problem(f"{path}.id", "is not an item id", "write clause and item letter: 8.1.4.1a", control_id)
+            problem(
+                f"{path}.id",
+                "is not an item id",
+                "write clause and item letter: 8.1.4.1a",
+                control_id,
+            )
         if control_id in seen:
             problem(f"{path}.id", "is listed twice", "keep one entry per item", control_id)
         seen.add(control_id)
         if entry.get("status") not in STATUS_CLASSES:
-            problem(f"{path}.status", "is not a status class", f"one of {', '.join(STATUS_CLASSES)}", entry.get("status"))
+            problem(
+                f"{path}.status",
+                "is not a status class",
+                f"one of {', '.join(STATUS_CLASSES)}",
+                entry.get("status"),
+            )
     return problems
 
 
