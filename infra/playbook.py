@@ -7,6 +7,9 @@
   streams a condensed progress (plays, tasks, failures, the recap) to the caller, keeps
   the whole output in a log file, and raises `PlaybookFailed` naming the failing hosts
   and tasks.
+* `check_drift(...)` - the whole site playbook in `--check --diff` on every host: what a
+  run would change is what has drifted from the code, per host and task (what `pulumi
+  refresh` reports and the next `pulumi up` repairs).
 """
 
 from __future__ import annotations
@@ -154,15 +157,19 @@ def run_playbook(
     root: Path,
     emit: Callable[[str], None],
     extra_args: Iterable[str] = (),
+    repair: Iterable[str] = (),
 ) -> PlaybookProgress:
     """Configure every host of `stack` with the site playbook; raise PlaybookFailed.
 
     A host booted from the image layers the checkout bakes now gets the `boot` tasks only:
     the layers hold the rest. Every other host (the bare image, or layers of older roles)
-    gets every task, first.
+    gets every task, first, and so does every host named in `repair` (drifted: what
+    drifted may be a setting the layers baked).
     """
     files = write_inventory(stack, outputs)
     booted, full = split_by_image(outputs)
+    to_repair = set(repair)
+    booted, full = [h for h in booted if h not in to_repair], sorted({*full, *to_repair})
     progress = PlaybookProgress()
     for hosts, tags in ((full, ()), (booted, ("--tags", BOOT_TAG))):
         if hosts:
@@ -181,6 +188,30 @@ def split_by_image(outputs: dict[str, Any]) -> tuple[list[str], list[str]]:
     return booted, [n for n in names if n not in booted]
 
 
+# What a drift check reports for a host it could not check to the end (unreachable, or a
+# task failed in check mode because what it reads has drifted away): the next `pulumi up`
+# runs every task there, which either repairs the host or fails naming why.
+UNCHECKED = "could not be checked"
+
+
+def check_drift(
+    stack: str, outputs: dict[str, Any], root: Path, emit: Callable[[str], None]
+) -> dict[str, list[str]]:
+    """host -> the tasks a run of the whole site playbook would change there (empty: none).
+
+    Every task, not only `boot`'s: a baked setting edited on a live host is drift too.
+    Read-only (`--check --diff`); the diffs are in the run's log.
+    """
+    files = write_inventory(stack, outputs)
+    returncode, progress, _ = _run_site(
+        stack, files.inventory, root, emit, ["--check", "--diff"], label="drift check"
+    )
+    drift = {host: tasks for host, tasks in progress.changed_tasks.items() if tasks}
+    for failure in progress.failures if returncode != 0 else []:
+        drift.setdefault(failure.host, []).append(f"{UNCHECKED}: {failure.task}")
+    return {host: drift[host] for host in sorted(drift)}
+
+
 def run_site(
     stack: str,
     inventory: Path,
@@ -190,12 +221,27 @@ def run_site(
 ) -> PlaybookProgress:
     """Run the site playbook on `inventory`, streaming the condensed progress to `emit` and
     keeping the whole output in a log of `stack`'s; raise PlaybookFailed."""
+    returncode, progress, log_path = _run_site(stack, inventory, root, emit, extra_args)
+    if returncode != 0:
+        detail = progress.describe_failures() or f"ansible-playbook exited with {returncode}"
+        raise PlaybookFailed(f"configuring {stack} failed: {detail} (full log: {log_path})")
+    return progress
+
+
+def _run_site(
+    stack: str,
+    inventory: Path,
+    root: Path,
+    emit: Callable[[str], None],
+    extra_args: Iterable[str] = (),
+    label: str = "site",
+) -> tuple[int, PlaybookProgress, Path]:
     logs = log_dir(stack)
     logs.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log_path = logs / f"site-{time.strftime('%Y%m%dT%H%M%S')}.log"
+    log_path = logs / f"{label.replace(' ', '-')}-{time.strftime('%Y%m%dT%H%M%S')}.log"
     playbook = Path(sys.executable).parent / "ansible-playbook"
     command = [str(playbook), "-i", str(inventory), str(root / SITE_PLAYBOOK), *extra_args]
-    emit(f"ansible-playbook for {stack}; full log: {log_path}")
+    emit(f"ansible-playbook ({label}) for {stack}; full log: {log_path}")
     progress = PlaybookProgress()
     with open(log_path, "w", encoding="utf-8") as log:
         os.chmod(log_path, 0o600)
@@ -217,7 +263,4 @@ def run_site(
                 if shown is not None:
                     emit(shown)
             returncode = proc.wait()
-    if returncode != 0:
-        detail = progress.describe_failures() or f"ansible-playbook exited with {returncode}"
-        raise PlaybookFailed(f"configuring {stack} failed: {detail} (full log: {log_path})")
-    return progress
+    return returncode, progress, log_path

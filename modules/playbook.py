@@ -8,6 +8,12 @@ those changes — a new or recreated host (new host key), a changed standard, an
 role — and not otherwise, so a second `pulumi up` changes nothing. Progress is printed
 as it happens (Pulumi shows a dynamic provider's output live); a failure fails the update
 with the failing hosts and tasks named.
+
+Drift on the hosts (a setting edited, a rule removed, a service stopped) is found by
+`pulumi refresh` (or `up --refresh`, `preview --refresh`): `read` runs the whole playbook
+in check mode and keeps what it would change as `drift`; `diff` then asks for an update,
+which runs every task on the drifted hosts and leaves `drift` empty. A plain `pulumi up`
+does not look (a no-change run stays seconds, not a check of every host).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from infra.playbook import run_playbook
+from infra.playbook import check_drift, run_playbook
 from modules.props import input_props, untyped_alias
 
 INPUT_KEYS = ("stack", "project_dir", "content_hash", "outputs")
@@ -48,27 +54,35 @@ def _emit(line: str) -> None:
 
 
 class PlaybookProvider(ResourceProvider):
-    def _run(self, props: dict[str, Any]) -> dict[str, Any]:
+    def _run(self, props: dict[str, Any], repair: list[str]) -> dict[str, Any]:
         progress = run_playbook(
-            props["stack"], dict(props["outputs"]), Path(props["project_dir"]), _emit
+            props["stack"], dict(props["outputs"]), Path(props["project_dir"]), _emit, repair=repair
         )
-        return {**props, "changed": progress.changed}
+        return {**props, "changed": progress.changed, "drift": {}}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        return CreateResult(id_=f"{props['stack']}-site", outs=self._run(props))
+        return CreateResult(id_=f"{props['stack']}-site", outs=self._run(props, []))
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        return UpdateResult(outs=self._run(news))
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(outs=self._run(news, sorted(olds.get("drift") or {})))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # The project directory differs between checkouts of the same content; it is where
         # to run from, not what to apply.
         changed = [k for k in INPUT_KEYS if k != "project_dir" and olds.get(k) != news.get(k)]
+        if olds.get("drift"):
+            changed.append("drift")
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        # Drift on the hosts is what `regionstack verify` reports; refresh keeps the state.
-        return ReadResult(id_=id_, outs=props, inputs={k: props[k] for k in INPUT_KEYS})
+        drift = check_drift(
+            props["stack"], dict(props["outputs"]), Path(props["project_dir"]), _emit
+        )
+        for host, tasks in drift.items():
+            _emit(f"drift on {host}: {'; '.join(tasks)}")
+        return ReadResult(
+            id_=id_, outs={**props, "drift": drift}, inputs={k: props[k] for k in INPUT_KEYS}
+        )
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """The configuration goes with the hosts; nothing to undo on its own."""
@@ -78,6 +92,8 @@ class Playbook(Resource, module="region", name="Playbook"):
     """The region's hosts configured by playbooks/site.yml."""
 
     changed: pulumi.Output[dict[str, int]]
+    # host -> the tasks a run would change there, as the last refresh found (empty: none)
+    drift: pulumi.Output[dict[str, list[str]]]
 
     def __init__(
         self, name: str, args: PlaybookInputs, opts: pulumi.ResourceOptions | None = None
@@ -85,6 +101,6 @@ class Playbook(Resource, module="region", name="Playbook"):
         super().__init__(
             PlaybookProvider(),
             name,
-            {**input_props(args), "changed": None},
+            {**input_props(args), "changed": None, "drift": None},
             untyped_alias(opts),
         )

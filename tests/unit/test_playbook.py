@@ -184,7 +184,7 @@ def test_a_failed_run_raises_naming_host_task_and_log(
     assert log.is_file() and log.is_relative_to(state)
     assert "PLAY RECAP" in log.read_text()
     assert oct(log.stat().st_mode & 0o777) == "0o600"
-    assert emitted[0].startswith("ansible-playbook for chunan")
+    assert emitted[0].startswith("ansible-playbook (site) for chunan")
     assert (state / "inventory" / "chunan" / "host_vars" / "chunan-portal-1.yml").is_file()
 
 
@@ -203,3 +203,63 @@ def test_the_repository_content_hash_covers_the_site_playbook() -> None:
     files = {str(p.relative_to(ROOT)) for p in playbook._content_files(ROOT)}
     assert "playbooks/site.yml" in files and "ansible.cfg" in files
     assert not [f for f in files if "/tests/" in f or "__pycache__" in f]
+
+
+def test_drift_check_runs_the_whole_playbook_in_check_mode_and_names_drifted_tasks(
+    tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = 'echo "$@" > "$(dirname "$0")/args"\n' + "".join(
+        f"echo '{line}'\n" for line in OUTPUT.replace("'", "").splitlines()
+    )
+    bin_dir = _fake_ansible(tmp_path, body + "exit 2\n")
+    monkeypatch.setattr(playbook.sys, "executable", str(bin_dir / "python"))
+    drift = playbook.check_drift("chunan", OUTPUTS, _tree(tmp_path / "project"), print)
+    args = (bin_dir / "args").read_text().split()
+    assert "--check" in args and "--diff" in args
+    assert "--tags" not in args and "--limit" not in args, "every task on every host"
+    assert drift == {
+        "chunan-hotline-1": [
+            f"{playbook.UNCHECKED}: common : Install the audit daemon | mlps-8.1.4.3"
+        ],
+        "chunan-monitor-1": [f"{playbook.UNCHECKED}: common : Reach the host"],
+        "chunan-portal-1": [
+            "common : Install the audit daemon | mlps-8.1.4.3",
+            f"{playbook.UNCHECKED}: common : Write the SSH server hardening | mlps-8.1.4.1",
+        ],
+    }
+
+
+def test_a_clean_drift_check_reports_no_host(
+    tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recap = "chunan-portal-1            : ok=3    changed=0    unreachable=0    failed=0"
+    bin_dir = _fake_ansible(tmp_path, f"echo 'PLAY RECAP ****'\necho '{recap}'\n")
+    monkeypatch.setattr(playbook.sys, "executable", str(bin_dir / "python"))
+    assert playbook.check_drift("chunan", OUTPUTS, _tree(tmp_path / "project"), print) == {}
+
+
+def test_hosts_to_repair_get_every_task_even_when_booted_from_current_layers(
+    tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outputs = {
+        **OUTPUTS,
+        "hosts": {
+            "portal": [
+                {"name": "chunan-portal-1", "address": "10.203.2.2"},
+                {"name": "chunan-portal-2", "address": "10.203.2.3"},
+            ]
+        },
+        "image_layers": {"chunan-portal-1": "L1", "chunan-portal-2": "L1"},
+        "current_layers": {"chunan-portal-1": "L1", "chunan-portal-2": "L1"},
+        "tls": {"chunan-portal-1": {"ca_pem": "CA"}, "chunan-portal-2": {"ca_pem": "CA"}},
+        "inbound": {"chunan-portal-1": [], "chunan-portal-2": []},
+    }
+    bin_dir = _fake_ansible(tmp_path, 'echo "$@" >> "$(dirname "$0")/args"\n')
+    monkeypatch.setattr(playbook.sys, "executable", str(bin_dir / "python"))
+    playbook.run_playbook(
+        "chunan", outputs, _tree(tmp_path / "project"), print, repair=["chunan-portal-2"]
+    )
+    runs = (bin_dir / "args").read_text().splitlines()
+    assert len(runs) == 2
+    assert "--tags" not in runs[0] and runs[0].endswith("--limit chunan-portal-2")
+    assert runs[1].endswith("--tags boot --limit chunan-portal-1")
