@@ -146,6 +146,13 @@ def _fake_ansible(tmp_path: Path, script: str) -> Path:
     return bin_dir
 
 
+def _fake_clean_ansible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ansible-playbook that changes nothing on the one host of OUTPUTS."""
+    recap = "chunan-portal-1            : ok=3    changed=0    unreachable=0    failed=0"
+    bin_dir = _fake_ansible(tmp_path, f"echo 'PLAY RECAP ****'\necho '{recap}'\n")
+    monkeypatch.setattr(playbook.sys, "executable", str(bin_dir / "python"))
+
+
 OUTPUTS = {
     "region": {"code": "330127", "name": "淳安县", "tier": "county", "stack": "chunan"},
     "target": "local",
@@ -191,9 +198,7 @@ def test_a_failed_run_raises_naming_host_task_and_log(
 def test_a_successful_run_reports_changes_per_host(
     tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recap = "chunan-portal-1            : ok=3    changed=0    unreachable=0    failed=0"
-    bin_dir = _fake_ansible(tmp_path, f"echo 'PLAY RECAP ****'\necho '{recap}'\n")
-    monkeypatch.setattr(playbook.sys, "executable", str(bin_dir / "python"))
+    _fake_clean_ansible(tmp_path, monkeypatch)
     progress = playbook.run_playbook("chunan", OUTPUTS, _tree(tmp_path / "project"), print)
     assert progress.changed == {"chunan-portal-1": 0}
     assert not progress.failures
@@ -232,9 +237,7 @@ def test_drift_check_runs_the_whole_playbook_in_check_mode_and_names_drifted_tas
 def test_a_clean_drift_check_reports_no_host(
     tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recap = "chunan-portal-1            : ok=3    changed=0    unreachable=0    failed=0"
-    bin_dir = _fake_ansible(tmp_path, f"echo 'PLAY RECAP ****'\necho '{recap}'\n")
-    monkeypatch.setattr(playbook.sys, "executable", str(bin_dir / "python"))
+    _fake_clean_ansible(tmp_path, monkeypatch)
     assert playbook.check_drift("chunan", OUTPUTS, _tree(tmp_path / "project"), print) == {}
 
 
