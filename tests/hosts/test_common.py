@@ -54,6 +54,23 @@ SERVICES = [
 ]
 TIMERS = ["dailyaidecheck.timer", "apt-daily.timer", "apt-daily-upgrade.timer"]
 MASKED_UNITS = ["ctrl-alt-del.target", "debug-shell.service"]
+# Network services the design never runs (roles/common defaults: common_minimal_absent_packages).
+ABSENT_PACKAGES = [
+    "avahi-daemon",
+    "cups-daemon",
+    "exim4-daemon-light",
+    "inetutils-telnetd",
+    "nfs-kernel-server",
+    "nis",
+    "rpcbind",
+    "rsh-server",
+    "snmpd",
+    "talkd",
+    "tftpd-hpa",
+    "xinetd",
+]
+# /etc/default/rkhunter: scan daily, follow package upgrades, fetch nothing from outside.
+RKHUNTER_DEFAULTS = ['CRON_DAILY_RUN="true"', 'CRON_DB_UPDATE="false"', 'APT_AUTOGEN="true"']
 
 # `sshd -T` prints lower-case keys and the effective values.
 SSHD_EFFECTIVE = [
@@ -178,6 +195,11 @@ def first_port(flows, name):
 @pytest.mark.parametrize("name", PACKAGES)
 def test_package_is_installed(host, name):
     assert host.package(name).is_installed, f"{name} is not installed"
+
+
+@pytest.mark.parametrize("name", ABSENT_PACKAGES)
+def test_network_service_package_is_absent(host, name):
+    assert not host.package(name).is_installed
 
 
 @pytest.mark.parametrize("unit", SERVICES)
@@ -611,6 +633,13 @@ def test_aide_report_goes_to_syslog_instead_of_mail(host):
     assert sent.rc == 0, sent.stderr
     logged = host.run(f"journalctl -t aide --since -5min --no-pager -o cat | grep -F {marker}")
     assert logged.rc == 0, f"the AIDE report did not reach the journal: {logged.stdout}"
+
+
+@pytest.mark.parametrize("line", RKHUNTER_DEFAULTS)
+def test_rootkit_scanner_runs_daily_without_fetching_updates(host, line):
+    assert host.package("rkhunter").is_installed
+    assert host.file("/etc/cron.daily/rkhunter").exists, "rkhunter's daily cron job is missing"
+    assert line in host.file("/etc/default/rkhunter").content_string
 
 
 # --- logging, sysctl, core dumps ---------------------------------------------------------

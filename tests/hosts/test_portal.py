@@ -10,6 +10,7 @@ host's own address, the way a citizen's browser reaches it.
 
 import json
 import re
+import uuid
 
 import pytest
 
@@ -288,6 +289,21 @@ def test_logs_are_kept_for_the_retention_period(host, config):
     assert rotation.contains(rf"^\s*rotate {config['standard']['log_retention_days']}$")
     assert rotation.contains(r"^\s*daily$")
     assert host.file("/var/log/nginx/regionstack/portal-access.log").is_file
+
+
+def test_access_log_records_time_client_request_and_status(host, base_url):
+    """An audit record says when, who (the client's address), what and whether it
+    succeeded (mlps-8.1.3.5b): nginx's `combined` format, checked on a request of our own."""
+    marker = f"/audit-{uuid.uuid4()}"
+    status = https(host, f"{base_url}{marker}")["status"]
+    line = host.check_output(
+        "grep -F %s /var/log/nginx/regionstack/portal-access.log | tail -n 1", marker
+    )
+    record = re.match(r'^(\S+) \S+ \S+ \[([^]]+)\] "GET (\S+) [^"]+" (\d{3}) ', line)
+    assert record, f"not a combined-format record: {line!r}"
+    address, when, path, logged = record.groups()
+    assert address and re.match(r"\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}$", when), line
+    assert (path, int(logged)) == (marker, status), line
 
 
 # --- the citizen's flow through the hotline
