@@ -13,8 +13,17 @@ from pathlib import Path
 from infra.playbook import CONTENT_PATHS
 
 ROOT = Path(__file__).resolve().parent.parent
-# The Pulumi program and its configuration, and everything the site playbook reads.
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "modules", "stacks", *CONTENT_PATHS)
+# The Pulumi program and its configuration, the policy pack and the catalogue it reads,
+# and everything the site playbook reads.
+PROJECT_PARTS = (
+    "Pulumi.yaml",
+    "infra",
+    "modules",
+    "stacks",
+    "policies",
+    "compliance",
+    *CONTENT_PATHS,
+)
 
 
 def copy_project(workdir: Path) -> Path:

@@ -189,6 +189,16 @@ def security_group_rules(plan: AwsRegionPlan, standard: Standard) -> list[SgRule
     return _merged(rules)
 
 
+def slug(value: str) -> str:
+    """A group, peer or CIDR as it may appear in a resource or tag name."""
+    return value.replace("_", "-").replace(".", "-").replace("/", "-")
+
+
+def group_name(stack: str, group: str) -> str:
+    """The `Name` tag of a region's security group (the policies find groups by it)."""
+    return f"{stack}-{slug(group)}"
+
+
 def security_groups() -> tuple[str, ...]:
     """The region's security groups: one per component, and the load balancer's."""
     return (*COMPONENTS, ALB_GROUP)

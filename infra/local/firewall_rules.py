@@ -139,24 +139,29 @@ def _set(values: Iterable[object]) -> str:
     return "{ " + ", ".join(str(v) for v in values) + " }"
 
 
+def host_binding_rules(stack: str, host: str, address: str) -> list[str]:
+    """What one host's bridge port admits: its MAC, IPv4 and ARP, its address."""
+    port = f'iifname "{port_name(stack, host)}"'
+    mac = guest_mac(stack, host)
+    return [
+        f"\t\t{port} ether saddr != {mac} counter drop "
+        f'comment "binding: {host} sends from its own MAC only"',
+        f"\t\t{port} ether type != {{ ip, arp }} counter drop "
+        f'comment "binding: {host} sends IPv4 and ARP only"',
+        f"\t\t{port} ip saddr != {address} counter drop "
+        f'comment "binding: {host} sends from {address} only"',
+        f"\t\t{port} arp saddr ip != {address} counter drop "
+        f'comment "binding: {host} claims {address} only"',
+        f"\t\t{port} arp saddr ether != {mac} counter drop "
+        f'comment "binding: {host} claims its own MAC only"',
+    ]
+
+
 def _binding_rules(plan: RegionPlan) -> list[str]:
-    """Per host, what its bridge port admits: its MAC, IPv4 and ARP, its address."""
+    """Per host, in address order, the binding of its bridge port."""
     lines = []
     for host in sorted(plan.hosts, key=lambda h: IPv4Address(h.address)):
-        port = f'iifname "{port_name(plan.stack, host.name)}"'
-        mac, address = guest_mac(plan.stack, host.name), host.address
-        lines += [
-            f"\t\t{port} ether saddr != {mac} counter drop "
-            f'comment "binding: {host.name} sends from its own MAC only"',
-            f"\t\t{port} ether type != {{ ip, arp }} counter drop "
-            f'comment "binding: {host.name} sends IPv4 and ARP only"',
-            f"\t\t{port} ip saddr != {address} counter drop "
-            f'comment "binding: {host.name} sends from {address} only"',
-            f"\t\t{port} arp saddr ip != {address} counter drop "
-            f'comment "binding: {host.name} claims {address} only"',
-            f"\t\t{port} arp saddr ether != {mac} counter drop "
-            f'comment "binding: {host.name} claims its own MAC only"',
-        ]
+        lines += host_binding_rules(plan.stack, host.name, host.address)
     return lines
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.aws.flows import ALB_GROUP, SgRule, security_groups
+from infra.aws.flows import ALB_GROUP, SgRule, group_name, security_groups, slug
 from infra.aws.tags import role_tags
 
 TCP = "tcp"
@@ -27,10 +27,6 @@ class SecurityGroupsArgs:
     tags: dict[str, str]
 
 
-def _slug(peer: str) -> str:
-    return peer.replace("_", "-").replace(".", "-").replace("/", "-")
-
-
 class SecurityGroups(pulumi.ComponentResource):
     """`ids[group]` is the id of a component's group, or of `alb`."""
 
@@ -41,12 +37,11 @@ class SecurityGroups(pulumi.ComponentResource):
         groups: dict[str, aws.ec2.SecurityGroup] = {}
         for group in security_groups():
             tags = args.tags if group == ALB_GROUP else role_tags(args.tags, group)
-            label = _slug(group)
             groups[group] = aws.ec2.SecurityGroup(
-                f"{name}-{label}",
+                f"{name}-{slug(group)}",
                 vpc_id=args.vpc_id,
                 description=f"regionstack {args.stack} {group}: the flow matrix only",
-                tags={**tags, "Name": f"{args.stack}-{label}"},
+                tags={**tags, "Name": group_name(args.stack, group)},
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.ids = {group: sg.id for group, sg in groups.items()}
@@ -61,7 +56,7 @@ class SecurityGroups(pulumi.ComponentResource):
         rule: SgRule,
         groups: dict[str, aws.ec2.SecurityGroup],
     ) -> None:
-        label = f"{name}-{_slug(rule.group)}-{rule.direction}-{_slug(rule.peer)}-{rule.port}"
+        label = f"{name}-{slug(rule.group)}-{rule.direction}-{slug(rule.peer)}-{rule.port}"
         by_group = rule.peer_kind == "group"
         kind = (
             aws.vpc.SecurityGroupIngressRule

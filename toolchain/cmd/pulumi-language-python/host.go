@@ -18,7 +18,7 @@ import (
 
 // languageHost serves the engine's LanguageRuntime gRPC service for Python.
 // Embedding UnimplementedLanguageRuntimeServer makes every RPC we do not write
-// below (codegen, Pack, Link, RunPlugin, About's siblings, ...) answer with a
+// below (codegen, Pack, Link, About's siblings, ...) answer with a
 // clear codes.Unimplemented instead of failing to compile or hanging.
 type languageHost struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer

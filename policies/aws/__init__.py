@@ -1,0 +1,1 @@
+"""Validators of the `aws` target's resources (the program in infra/program/aws.py)."""

@@ -1,0 +1,1 @@
+"""Validators of the `local` target's resources (the program in infra/program/local.py)."""
