@@ -407,3 +407,15 @@ def test_markdown_groups_moves_with_examples(
         "| 8.1.4.1a Identification and authentication | enforced → **waived** ⚠ | 2 | county | chunan, tonglu | waived by W-2026-001, waiver W-2026-001 added |"
         in out
     )
+
+
+def test_base_failing_validation_reports_it_and_head_fixing_it_is_not_worse(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _change(repo, _replace(repo, "stacks/standard.yaml", "mlps_level: 3", "mlps_level: 2"))
+    _git(repo, "tag", "-f", "base")
+    _change(repo, _replace(repo, "stacks/standard.yaml", "mlps_level: 2", "mlps_level: 3"))
+    code, out = _diff(repo, capsys, fmt="md")
+    assert code == EXIT_UNCHANGED
+    assert "### BASE `base` fails validation" in out
+    assert "base:stacks/standard.yaml" in out
