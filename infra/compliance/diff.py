@@ -1,6 +1,6 @@
 """`regionstack compliance diff BASE HEAD [REGION…]`: what a change does to compliance.
 
-Each revision is evaluated at design level (infra/compliance/status.py) from its own
+Each revision is evaluated at design level (infra/compliance/design_status.py) from its own
 files, read from git (infra/compliance/revision.py), and the two are compared region by
 region and control by control. A change shows up in two ways:
 
@@ -24,10 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.compliance.design import value_at
-from infra.compliance.diff_render import render
-from infra.compliance.enforcement import Links, catalogue_links
-from infra.compliance.revision import RevisionError, Snapshot, load, resolve
-from infra.compliance.status import (
+from infra.compliance.design_status import (
     ABSENT,
     ENFORCED,
     FAILING,
@@ -40,6 +37,9 @@ from infra.compliance.status import (
     control_order,
     is_standard_key,
 )
+from infra.compliance.diff_render import render
+from infra.compliance.enforcement import Links, catalogue_links
+from infra.compliance.revision import RevisionError, Snapshot, load, resolve
 from infra.compliance.waivers import Waiver
 from infra.config.schema import Region
 

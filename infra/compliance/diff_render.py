@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from infra.compliance.status import control_order
+from infra.compliance.design_status import control_order
 
 if TYPE_CHECKING:
     from infra.compliance.diff import Change, Comparison
