@@ -192,18 +192,21 @@ def render_markdown(report: ComplianceReport, limit: int = COMMENT_LIMIT) -> str
     if len(report.regions) > 1:
         parts.append(summary_section(report))
     cut: list[str] = []
+    used = sum(map(len, parts))
     for entry in report.regions:
-        section = region_section(entry)
-        if sum(map(len, parts)) + len(section) + _RESERVE > limit:
+        # Once one region does not fit, neither do the rest: they follow in fleet order.
+        section = "" if cut else region_section(entry)
+        if cut or used + len(section) + _RESERVE > limit:
             cut.append(entry.region.stack)
             continue
         parts.append(section)
+        used += len(section) + 1
     if cut:
         note = (
             f"\n{len(cut)} region(s) not shown in full to fit a comment; "
             "`regionstack compliance report REGION` shows one, `--format html` all.\n"
         )
-        if sum(map(len, parts)) + len(note) > limit:  # the summary alone is too long
+        if used + len(note) > limit:  # the summary alone is too long
             parts = parts[:1]
         parts.append(note)
     return "\n".join(parts)

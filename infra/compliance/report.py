@@ -12,11 +12,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from infra.compliance.catalog import Catalog
-from infra.compliance.results import StackResults, load_results
+from infra.compliance.results import NO_EVIDENCE, StackResults, load_results
 from infra.compliance.status import STATUSES, ControlStatus, control_status
 from infra.compliance.waivers import Waiver
 from infra.config.loader import Fleet
@@ -32,11 +33,15 @@ class RegionReport:
     waivers: tuple[Waiver, ...]  # those whose scope holds the region
     statuses: tuple[ControlStatus, ...]
 
-    def counts(self) -> dict[str, int]:
+    @cached_property
+    def _counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUSES, 0)
         for status in self.statuses:
             counts[status.status] += 1
         return counts
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._counts)
 
 
 @dataclass(frozen=True)
@@ -54,13 +59,24 @@ class ComplianceReport:
 
 
 def region_report(
-    region: Region, catalog: Catalog, waivers: Sequence[Waiver], results: StackResults
+    region: Region,
+    catalog: Catalog,
+    waivers: Sequence[Waiver],
+    results: StackResults,
+    unproven: dict[str, tuple[ControlStatus, ...]] | None = None,
 ) -> RegionReport:
+    """`unproven`, when given, holds the statuses of a region without evidence or waivers
+    per target: they depend on nothing else, and most of a national fleet is such regions."""
     tier = region.tier.value
     own = tuple(
         w for w in waivers if w.applies_to(region.stack, tier) or w.applies_to(region.code, tier)
     )
+    shared = unproven if not own and results == NO_EVIDENCE else None
+    if shared is not None and region.target in shared:
+        return RegionReport(region, results, own, shared[region.target])
     statuses = tuple(control_status(c, region, results, own) for c in catalog.controls)
+    if shared is not None:
+        shared[region.target] = statuses
     return RegionReport(region, results, own, statuses)
 
 
@@ -74,10 +90,12 @@ def build_report(
     """The report of `regions` (in fleet order), with each one's latest evidence."""
     order = {r.code: i for i, r in enumerate(fleet.regions)}
     chosen = sorted({r.code: r for r in regions}.values(), key=lambda r: order[r.code])
+    unproven: dict[str, tuple[ControlStatus, ...]] = {}
     return ComplianceReport(
         catalog,
         tuple(
-            region_report(r, catalog, waivers, load_results(r.stack, evidence_root)) for r in chosen
+            region_report(r, catalog, waivers, load_results(r.stack, evidence_root), unproven)
+            for r in chosen
         ),
     )
 
@@ -140,25 +158,42 @@ def waiver_data(waiver: Waiver) -> dict[str, Any]:
 
 
 def status_data(status: ControlStatus, results: StackResults) -> dict[str, Any]:
+    """An item's status in a region; what is empty is left out (the titles, class and
+    tags are the catalogue's, given once at the top)."""
     verify = results.verify
     failures = {
         test: verify.tests[test].failures
         for test in status.host_tests
         if verify and test in verify.tests and verify.tests[test].failures
     }
-    return {
-        "id": status.control.id,
-        "title_zh": status.control.title_zh,
-        "title_en": status.control.title_en,
-        "class": status.control.status,
-        "status": status.status,
-        "underlying": status.underlying,
-        "why": status.why,
+    data: dict[str, Any] = {"status": status.status, "why": status.why}
+    optional = {
+        "underlying": status.underlying if status.underlying != status.status else None,
         "host_tests": status.host_tests,
         "host_test_failures": failures,
         "policies": status.policies,
-        "ansible_tags": list(status.control.ansible_tags),
         "waivers": list(status.waivers),
+    }
+    data.update({key: value for key, value in optional.items() if value})
+    return data
+
+
+def catalog_data(catalog: Catalog) -> dict[str, Any]:
+    return {
+        "standard": catalog.standard,
+        "level": catalog.level,
+        "controls": {
+            c.id: {
+                "title_zh": c.title_zh,
+                "title_en": c.title_en,
+                "class": c.status,
+                "policies": list(c.policies),
+                "ansible_tags": list(c.ansible_tags),
+                "host_tests": list(c.host_tests),
+                "targets": list(c.targets),
+            }
+            for c in catalog.controls
+        },
     }
 
 
@@ -176,13 +211,13 @@ def region_data(entry: RegionReport) -> dict[str, Any]:
         "counts": entry.counts(),
         "evidence": evidence_data(entry.results),
         "waivers": [waiver_data(w) for w in entry.waivers],
-        "controls": [status_data(s, entry.results) for s in entry.statuses],
+        "controls": {s.control.id: status_data(s, entry.results) for s in entry.statuses},
     }
 
 
 def report_data(report: ComplianceReport) -> dict[str, Any]:
     return {
-        "catalog": {"standard": report.catalog.standard, "level": report.catalog.level},
+        "catalog": catalog_data(report.catalog),
         "statuses": list(STATUSES),
         "summary": {
             "regions": {e.region.stack: e.counts() for e in report.regions},
@@ -193,5 +228,6 @@ def report_data(report: ComplianceReport) -> dict[str, Any]:
 
 
 def render_json(report: ComplianceReport) -> str:
-    """Everything, with sorted keys: stable for review tools and diffs."""
-    return json.dumps(report_data(report), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    """Everything, with sorted keys: stable for review tools and diffs. One line per
+    region's entry at most: a national fleet's report stays a size tools read quickly."""
+    return json.dumps(report_data(report), ensure_ascii=False, indent=1, sort_keys=True) + "\n"

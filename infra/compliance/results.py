@@ -87,6 +87,9 @@ class StackResults:
     hardening: HardeningResults | None = None
 
 
+NO_EVIDENCE = StackResults()
+
+
 def host_test_id(classname: str, name: str) -> str:
     """`tests.hosts.test_common` + `test_x[host]` -> `tests/hosts/test_common.py::test_x`."""
     return f"{classname.replace('.', '/')}.py::{name.split('[', 1)[0]}"

@@ -49,7 +49,7 @@ def test_the_sample_renders_with_no_evidence_at_all(
     ]
     chunan = data["regions"][2]
     assert chunan["evidence"] == {"verify": None, "policies": None, "hardening": None}
-    assert {c["id"]: c["status"] for c in chunan["controls"]} == {
+    assert {item: c["status"] for item, c in chunan["controls"].items()} == {
         "8.1.4.1a": "enforced",
         "8.1.4.3a": "waived",
         "8.1.4.8a": "not-applicable",
@@ -70,8 +70,18 @@ def test_json_is_stable_and_sorted(
     again = render_json(build_report(sample_fleet, catalog, waivers, regions, recorded))
     assert first == again
     assert (
-        first == json.dumps(json.loads(first), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        first == json.dumps(json.loads(first), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
     )
+
+
+def test_the_catalogue_is_given_once_in_the_json(
+    sample_fleet: Fleet, catalog: Catalog, tmp_path: Path
+) -> None:
+    report = build_report(sample_fleet, catalog, [], [sample_fleet.region("chunan")], tmp_path)
+    data = json.loads(render_json(report))
+    entry = data["catalog"]["controls"]["8.1.4.8a"]
+    assert (entry["class"], entry["targets"]) == ("technical", ["aws"])
+    assert "title_en" not in data["regions"][0]["controls"]["8.1.4.8a"]
 
 
 def test_the_evidence_and_its_date_are_in_every_format(
@@ -79,7 +89,7 @@ def test_the_evidence_and_its_date_are_in_every_format(
 ) -> None:
     report = build_report(sample_fleet, catalog, [], [sample_fleet.region("chunan")], recorded)
     data = json.loads(render_json(report))["regions"][0]
-    ssh = next(c for c in data["controls"] if c["id"] == "8.1.4.1a")
+    ssh = data["controls"]["8.1.4.1a"]
     assert ssh["status"] == "failing"
     assert ssh["host_test_failures"] == {
         "tests/hosts/test_common.py::test_sshd_effective_setting": [
@@ -125,3 +135,13 @@ def test_markdown_fits_the_limit_by_leaving_regions_out(
     assert len(full) <= COMMENT_LIMIT and len(cut) <= limit
     assert "region(s) not shown in full to fit a comment" in cut
     assert "### Fleet summary" in cut
+
+
+def test_regions_without_evidence_share_their_statuses_but_not_a_waived_one(
+    sample_fleet: Fleet, catalog: Catalog, waivers: list[Waiver], tmp_path: Path
+) -> None:
+    report = build_report(sample_fleet, catalog, waivers, sample_fleet.regions, tmp_path)
+    by_stack = {e.region.stack: e for e in report.regions}
+    assert by_stack["tonglu"].statuses is by_stack["zhejiang"].statuses
+    assert by_stack["chunan"].counts()["waived"] == 1
+    assert by_stack["tonglu"].counts()["waived"] == 0
