@@ -122,6 +122,7 @@ def region_section(entry: RegionReport) -> str:
             ["item", "title", "why"],
             ([s.control.id, s.control.title_en, s.why] for s in enforced),
         )
+    lines += [""] if entry.waivers else []
     for waiver in entry.waivers:
         lines.append(
             f"- waiver **{waiver.id}** ({waiver.control}; {', '.join(waiver.resources)}): "

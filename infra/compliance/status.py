@@ -104,6 +104,6 @@ def control_status(
     covering = covering_waivers(waivers, region, control.id)
     if covering:
         return ControlStatus(
-            control, WAIVED, f"waived by {', '.join(covering)}", status, tests, policies, covering
+            control, WAIVED, f"covered by {', '.join(covering)}", status, tests, policies, covering
         )
     return ControlStatus(control, status, why, status, tests, policies)

@@ -70,7 +70,9 @@ def test_json_is_stable_and_sorted(
     again = render_json(build_report(sample_fleet, catalog, waivers, regions, recorded))
     assert first == again
     assert (
-        first == json.dumps(json.loads(first), ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        first
+        == json.dumps(json.loads(first), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        + "\n"
     )
 
 
