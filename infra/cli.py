@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import yaml
 
 from infra.aws.inventory import DEFAULT_DEBIAN_MIRROR, Connection, write_aws_inventory
 from infra.aws.plan import plan_aws_region
+from infra.compliance.commands import add_compliance_commands, waiver_problems
 from infra.config.effective import diff, effective_config
 from infra.config.environment import local_state_root
 from infra.config.loader import Fleet, UnknownRegion, validate
@@ -33,6 +35,7 @@ from infra.verify.hardening import (
     check_stack,
     format_hardening,
     hardening_json,
+    record_hardening,
     shortfalls,
 )
 
@@ -57,6 +60,9 @@ def _load(args: argparse.Namespace) -> Fleet | None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     fleet, report = validate(args.config)
+    if fleet is not None:
+        # The waivers name regions and resources, so they are judged against a valid fleet.
+        report.extend(waiver_problems(args.config, fleet, date.today()))
     if args.format == "json":
         print(report.to_json())
     elif report.ok and fleet is not None:
@@ -231,6 +237,7 @@ def _hardening(stack: str, inventory: Path, json_file: Path | None) -> int:
         print(f"regionstack: {err}", file=sys.stderr)
         return EXIT_INVALID
     print(format_hardening(results))
+    record_hardening(stack, results)
     if json_file is not None:
         json_file.write_text(hardening_json(results), encoding="utf-8")
     problems = shortfalls(results)
@@ -258,11 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(
-        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
-    ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(handler=handler)
+    def add_config(sub: argparse.ArgumentParser) -> None:
         # Also accepted after the command (`regionstack validate --config DIR`); SUPPRESS
         # keeps the top-level value when it is not given here.
         sub.add_argument(
@@ -272,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help=config_help.replace("%(default)s", str(DEFAULT_CONFIG_DIR)),
         )
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        add_config(sub)
         return sub
 
     validate_cmd = add(
@@ -383,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the parent region's, for the flows across regions "
         "(default: $REGIONSTACK_STATE_DIR/inventory/<parent>)",
     )
+    add_compliance_commands(commands, add_config)
     local = commands.add_parser("local", help="inspect the local target on this controller")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
     status = local_commands.add_parser(

@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from infra.compliance import evidence
 from infra.verify.context import write_private
 from infra.verify.errors import VerifyError
 from infra.verify.inventory import RegionInventory, resolve_inventory
@@ -409,3 +410,10 @@ def hardening_json(results: Sequence[HostHardening]) -> str:
         for role, hosts in by_role(results).items()
     }
     return json.dumps(payload, ensure_ascii=False, indent=2)
+
+
+def record_hardening(
+    stack: str, results: Sequence[HostHardening], root: Path | None = None
+) -> evidence.Evidence:
+    """Keep the figures as the stack's latest hardening evidence, for the compliance report."""
+    return evidence.record(stack, evidence.HARDENING, hardening_json(results).encode(), root)

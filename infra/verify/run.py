@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.compliance import evidence
 from infra.inventory import inventory_dir
 from infra.verify.context import VerifyContext, build_context
 from infra.verify.errors import VerifyError
@@ -30,6 +31,14 @@ class VerifyRequest:
     parent_stack: str | None
     parent_inventory: Path | None
     junit: Path | None
+    # Where the run is kept as the stack's evidence (None: the state directory's).
+    evidence_root: Path | None = None
+
+
+def record_junit(stack: str, junit: Path, root: Path | None = None) -> evidence.Evidence:
+    """Keep a run's JUnit as the stack's latest verify evidence, for the compliance report:
+    a run that could not reach the hosts too, so the report never shows an older success."""
+    return evidence.record(stack, evidence.VERIFY_JUNIT, junit.read_bytes(), root)
 
 
 def _load_parent(request: VerifyRequest) -> tuple[RegionInventory | None, str]:
@@ -93,8 +102,9 @@ def verify(request: VerifyRequest, out: Callable[[str], None] = print) -> int:
         if own:
             for name, error in sorted(own.items()):
                 out(f"regionstack: cannot reach {name} over ssh: {error}")
-            if request.junit:
-                preflight_junit(request.stack, own, request.junit)
+            preflight = request.junit or workdir / "verify.xml"
+            preflight_junit(request.stack, own, preflight)
+            record_junit(request.stack, preflight, request.evidence_root)
             return EXIT_FAILED
         if parent is not None and unreachable:
             parent_note = (
@@ -107,6 +117,7 @@ def verify(request: VerifyRequest, out: Callable[[str], None] = print) -> int:
         reports, broken = _run_suites(modules, context_file, workdir)
         merged = request.junit or workdir / "verify.xml"
         merge_junit(reports, merged)
+        record_junit(request.stack, merged, request.evidence_root)
         counts, failures = summarize_junit(merged)
         notes = [f"{len(region.hosts)} hosts from {region.source}"]
         if parent is not None:

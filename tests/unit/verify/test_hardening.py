@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from infra.cli import build_parser
+from infra.compliance import evidence
+from infra.compliance.results import parse_hardening
 from infra.config.schema import COMPONENTS
 from infra.verify import hardening
 from infra.verify.errors import VerifyError
@@ -31,6 +33,7 @@ from infra.verify.hardening import (
     hardening_json,
     parse_lynis_report,
     parse_oscap_results,
+    record_hardening,
     shortfalls,
     ssh_runner,
 )
@@ -144,6 +147,17 @@ def test_check_region_reports_every_host_grouped_by_role(tmp_path: Path) -> None
     assert payload["portal"][0]["hardening_index"] == 83
     assert payload["portal"][0]["oscap"]["counts"]["fail"] == 3
     assert list(by_role(results)) == ["hotline", "portal"]
+
+
+def test_the_figures_are_recorded_as_the_stacks_hardening_evidence(tmp_path: Path) -> None:
+    """What `verify --hardening` records is what the compliance report reads back."""
+    _, run = _fake(Remote(0, LYNIS_REPORT, ""), Remote(0, OSCAP_RESULTS, ""))
+    results = check_region(_region(tmp_path, REGION), run)
+    record_hardening("hangzhou", results, tmp_path / "ev")
+    recorded = evidence.latest("hangzhou", evidence.HARDENING, tmp_path / "ev")
+    assert recorded is not None
+    assert recorded.read_bytes().decode() == hardening_json(results)
+    assert parse_hardening(recorded.read_bytes()) == (2, (83, 83), (0.5, 0.5))
 
 
 def test_ssh_runner_runs_the_script_as_root_through_verifys_ssh_config(

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from infra import cli
+from infra.compliance import evidence
 from infra.config.effective import effective_config
 from infra.config.loader import Fleet
 from infra.verify.report import summarize_junit
-from infra.verify.run import VerifyRequest, verify
+from infra.verify.run import VerifyRequest, record_junit, verify
 
 
 def test_cli_says_to_write_a_missing_inventory(
@@ -58,7 +59,7 @@ def test_verify_stops_at_a_host_it_cannot_reach(
         )
     )
     junit = tmp_path / "out.xml"
-    request = VerifyRequest("chunan", inventory, ("portal",), None, None, junit)
+    request = VerifyRequest("chunan", inventory, ("portal",), None, None, junit, tmp_path / "ev")
     assert verify(request, out=print) == 1
     assert "regionstack: cannot reach chunan-portal-1 over ssh: " in capsys.readouterr().out
     counts, failures = summarize_junit(junit)
@@ -66,3 +67,14 @@ def test_verify_stops_at_a_host_it_cannot_reach(
     assert [(f.suite, f.test, f.message.split(":")[0]) for f in failures] == [
         ("preflight", "chunan-portal-1", "cannot reach chunan-portal-1")
     ]
+    recorded = evidence.latest("chunan", evidence.VERIFY_JUNIT, tmp_path / "ev")
+    assert recorded is not None and recorded.read_bytes() == junit.read_bytes()
+
+
+def test_a_run_is_recorded_as_the_stacks_verify_evidence(tmp_path: Path) -> None:
+    junit = tmp_path / "verify.xml"
+    junit.write_text('<testsuites><testsuite name="common"/></testsuites>')
+    recorded = record_junit("tonglu", junit, tmp_path / "ev")
+    assert recorded.path == tmp_path / "ev" / "tonglu" / "verify.xml"
+    latest = evidence.latest("tonglu", evidence.VERIFY_JUNIT, tmp_path / "ev")
+    assert latest is not None and latest.read_bytes() == junit.read_bytes()

@@ -1,0 +1,108 @@
+"""`regionstack compliance report | policies | diff`: arguments, errors and the hand-off
+to the policy run and the diff (stood in for here: other modules own them)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+
+
+def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as raised:
+        main(list(argv))
+    assert raised.value.code == EXIT_USAGE
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compliance"], "the following arguments are required: ACTION"),
+        (["compliance", "report", "--format", "pdf"], "invalid choice: 'pdf'"),
+        (["compliance", "policies"], "the following arguments are required: STACK"),
+        (["compliance", "diff", "main"], "the following arguments are required: HEAD"),
+        (["compliance", "diff", "a", "b", "--format", "html"], "invalid choice: 'html'"),
+    ],
+)
+def test_argument_errors(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    assert message in usage_error(capsys, *argv)
+
+
+def test_an_unknown_region_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compliance", "report", "atlantis"]) == EXIT_USAGE
+    assert "no region with code or stack name 'atlantis'" in capsys.readouterr().err
+
+
+def test_report_writes_the_file_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REGIONSTACK_STATE_DIR", str(tmp_path))
+    output = tmp_path / "out" / "report.json"
+    assert (
+        main(
+            [
+                "compliance",
+                "report",
+                "chunan",
+                "330122",
+                "--format",
+                "json",
+                "--output",
+                str(output),
+            ]
+        )
+        == EXIT_OK
+    )
+    assert f"wrote {output}" in capsys.readouterr().out
+    data = json.loads(output.read_text())
+    assert [r["region"]["stack"] for r in data["regions"]] == ["chunan", "tonglu"]
+
+
+def test_report_of_an_invalid_configuration_fails(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config_dir / "standard.yaml").write_text("version: x\n")
+    assert main(["--config", str(config_dir), "compliance", "report"]) == EXIT_INVALID
+    assert "stacks/standard.yaml" in capsys.readouterr().err
+
+
+def test_report_refuses_unreadable_waivers(
+    config_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (config_dir.parent / "compliance").mkdir()
+    (config_dir.parent / "compliance" / "waivers.yaml").write_text("waivers: 3\n")
+    assert main(["--config", str(config_dir), "compliance", "report"]) == EXIT_INVALID
+    assert "waivers: is not a list" in capsys.readouterr().err
+
+
+def _stand_in(monkeypatch: pytest.MonkeyPatch, module: str, name: str, code: int) -> list[Any]:
+    calls: list[Any] = []
+
+    def entry_point(*args: Any) -> int:
+        calls.append(args)
+        return code
+
+    fake = types.ModuleType(module)
+    setattr(fake, name, entry_point)
+    monkeypatch.setitem(sys.modules, module, fake)
+    return calls
+
+
+def test_policies_hands_the_stack_name_to_the_policy_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _stand_in(monkeypatch, "infra.compliance.policy_run", "check_policies", 1)
+    assert main(["compliance", "policies", "330127"]) == 1
+    assert calls == [("chunan",)]
+
+
+def test_diff_hands_its_arguments_to_the_diff(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _stand_in(monkeypatch, "infra.compliance.diff", "diff_command", 0)
+    assert main(["compliance", "diff", "main", "HEAD", "chunan", "--format", "json"]) == 0
+    repo = Path(__file__).resolve().parents[3]
+    assert calls == [("main", "HEAD", ["chunan"], "json", repo)]
