@@ -22,6 +22,8 @@ from infra.config.loader import Fleet, validate
 from infra.config.problems import Problem
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+# `compliance policies`: the pack found a mandatory violation / the preview could not judge
+EXIT_FAILED, EXIT_NOT_JUDGED = 1, 2
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -90,8 +92,15 @@ def cmd_policies(args: argparse.Namespace) -> int:
     fleet = _fleet(args)
     if fleet is None:
         return EXIT_INVALID
-    check_policies = _entry_point("infra.compliance.policy_run", "check_policies")
-    return int(check_policies(fleet.region(args.stack).stack))
+    from infra.compliance.policy_run import PolicyRunError, check_policies, format_run
+
+    try:
+        run = check_policies(fleet.region(args.stack).stack)
+    except PolicyRunError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_NOT_JUDGED
+    print(format_run(run))
+    return EXIT_OK if run.passed else EXIT_FAILED
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -121,7 +121,9 @@ def check_policies(
     module docstring for the exit codes). `env` is the environment to run pulumi in
     (default: this process's)."""
     target = load_fleet(project_dir / "stacks").region(stack).target
-    run_env = dict(os.environ if env is None else env, PULUMI_DEBUG_COMMANDS="true")
+    # The event log (--event-log) is offered only with the debug commands on.
+    run_env = dict(os.environ) if env is None else dict(env)
+    run_env["PULUMI_DEBUG_COMMANDS"] = "true"
     with tempfile.TemporaryDirectory(prefix="regionstack-policies-") as tmp:
         log = Path(tmp) / "events.jsonl"
         ran_at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -170,3 +172,19 @@ def _counts(document: dict[str, Any]) -> dict[str, int]:
         counts[policy["enforcement"]] += len(policy["violations"])
         counts["waived"] += len(policy["waived"])
     return counts
+
+
+def format_run(run: PolicyRun) -> str:
+    """What `regionstack compliance policies` prints: a line per policy, then the counts."""
+    lines = [f"policy pack {PACK_NAME} on {run.stack}:"]
+    for policy in run.evidence["policies"]:
+        violations, waived = policy["violations"], policy["waived"]
+        verdict = f"{len(violations)} violation(s)" if violations else "passed"
+        extra = f", {len(waived)} waived" if waived else ""
+        lines.append(f"  {policy['enforcement']:<9}  {policy['name']:<40} {verdict}{extra}")
+        lines += [f"      {v['resource']}: {v['message']}" for v in violations]
+    lines.append(
+        f"{run.mandatory_violations} mandatory and {run.advisory_violations} advisory "
+        f"violation(s), {run.waived} waived; recorded as the stack's policy evidence"
+    )
+    return "\n".join(lines)

@@ -84,6 +84,18 @@ class Deployment:
             check=False,
         )
 
+    def regionstack(self, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
+        """The `regionstack` command on the sandbox's configuration and state."""
+        return subprocess.run(
+            ["regionstack", "--config", str(self.project.workdir / "stacks"), *args],
+            cwd=self.project.workdir,
+            env=self.project.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
     def write_inventories(self) -> None:
         """Each region's inventory where `regionstack` looks for it in the sandbox (the
         Playbook resource wrote the same there on a configured deployment)."""

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from infra.cli import EXIT_INVALID, EXIT_OK, EXIT_USAGE, main
+from infra.compliance import policy_run
+from infra.compliance.policy_run import PolicyRun
 
 
 def usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -95,10 +97,40 @@ def _stand_in(monkeypatch: pytest.MonkeyPatch, module: str, name: str, code: int
     return calls
 
 
-def test_policies_hands_the_stack_name_to_the_policy_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _stand_in(monkeypatch, "infra.compliance.policy_run", "check_policies", 1)
-    assert main(["compliance", "policies", "330127"]) == 1
-    assert calls == [("chunan",)]
+def _policy_run(mandatory: int) -> PolicyRun:
+    violations = [{"resource": "urn:x", "message": "open to the world"}] * mandatory
+    policy = {"name": "local-firewall-from-flow-matrix", "enforcement": "mandatory"}
+    evidence = {"policies": [{**policy, "violations": violations, "waived": []}]}
+    return PolicyRun("chunan", int(bool(mandatory)), mandatory, 0, 0, evidence)
+
+
+@pytest.mark.parametrize(("mandatory", "code"), [(0, 0), (1, 1)])
+def test_policies_runs_the_pack_on_the_stack_and_fails_on_a_mandatory_violation(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], mandatory: int, code: int
+) -> None:
+    calls: list[str] = []
+
+    def check_policies(stack: str) -> PolicyRun:
+        calls.append(stack)
+        return _policy_run(mandatory)
+
+    monkeypatch.setattr(policy_run, "check_policies", check_policies)
+    assert main(["compliance", "policies", "330127"]) == code
+    assert calls == ["chunan"]
+    out = capsys.readouterr().out
+    assert "local-firewall-from-flow-matrix" in out
+    assert ("urn:x: open to the world" in out) == bool(mandatory)
+
+
+def test_a_preview_that_cannot_judge_is_its_own_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fails(stack: str) -> PolicyRun:
+        raise policy_run.PolicyRunError("the program failed: no parent stack")
+
+    monkeypatch.setattr(policy_run, "check_policies", fails)
+    assert main(["compliance", "policies", "chunan"]) == 2
+    assert "error: the program failed: no parent stack" in capsys.readouterr().err
 
 
 def test_diff_hands_its_arguments_to_the_diff(monkeypatch: pytest.MonkeyPatch) -> None:

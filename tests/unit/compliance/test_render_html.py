@@ -19,7 +19,7 @@ def test_one_region_in_full_with_nothing_external(
     sample_fleet: Fleet, catalog: Catalog, tmp_path: Path
 ) -> None:
     report = build_report(
-        sample_fleet, catalog, load_waivers(WAIVERS_FILE), [sample_fleet.region("chunan")], tmp_path
+        sample_fleet, catalog, load_waivers(WAIVERS_FILE), [sample_fleet.region("tonglu")], tmp_path
     )
     page = render_html(report, sample_fleet)
     assert page.startswith("<!DOCTYPE html>") and "<style>" in page

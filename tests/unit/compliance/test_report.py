@@ -47,19 +47,19 @@ def test_the_sample_renders_with_no_evidence_at_all(
         "tonglu",
         "ningxia",
     ]
-    chunan = data["regions"][2]
-    assert chunan["evidence"] == {"verify": None, "policies": None, "hardening": None}
-    assert {item: c["status"] for item, c in chunan["controls"].items()} == {
+    tonglu = data["regions"][3]
+    assert tonglu["evidence"] == {"verify": None, "policies": None, "hardening": None}
+    assert {item: c["status"] for item, c in tonglu["controls"].items()} == {
         "8.1.4.1a": "enforced",
         "8.1.4.3a": "waived",
         "8.1.4.8a": "not-applicable",
         "8.1.4.9a": "process",
         "8.1.3.1c": "not-applicable",
     }
-    assert [w["id"] for w in chunan["waivers"]] == ["W-2026-001"]
+    assert [w["id"] for w in tonglu["waivers"]] == ["W-2026-001"]
     assert data["summary"]["tiers"]["county"]["waived"] == 1
     markdown = render_markdown(report)
-    assert "none recorded yet (`regionstack verify chunan`)" in markdown
+    assert "none recorded yet (`regionstack verify tonglu`)" in markdown
 
 
 def test_json_is_stable_and_sorted(
@@ -144,6 +144,6 @@ def test_regions_without_evidence_share_their_statuses_but_not_a_waived_one(
 ) -> None:
     report = build_report(sample_fleet, catalog, waivers, sample_fleet.regions, tmp_path)
     by_stack = {e.region.stack: e for e in report.regions}
-    assert by_stack["tonglu"].statuses is by_stack["zhejiang"].statuses
-    assert by_stack["chunan"].counts()["waived"] == 1
-    assert by_stack["tonglu"].counts()["waived"] == 0
+    assert by_stack["chunan"].statuses is by_stack["zhejiang"].statuses
+    assert by_stack["tonglu"].counts()["waived"] == 1
+    assert by_stack["chunan"].counts()["waived"] == 0

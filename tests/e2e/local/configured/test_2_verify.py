@@ -10,7 +10,6 @@ the same results (issue #13 point 5).
 from __future__ import annotations
 
 import re
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -27,23 +26,7 @@ def junit_of(hierarchy: Deployment, stack: str) -> Path:
 @pytest.mark.parametrize("stack", STACKS)
 def test_verify_passes_on(hierarchy: Deployment, stack: str) -> None:
     junit = junit_of(hierarchy, stack)
-    result = subprocess.run(
-        [
-            "regionstack",
-            "--config",
-            str(hierarchy.project.workdir / "stacks"),
-            "verify",
-            stack,
-            "--junit",
-            str(junit),
-        ],
-        cwd=hierarchy.project.workdir,
-        env=hierarchy.project.env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    result = hierarchy.regionstack("verify", stack, "--junit", str(junit))
     print(result.stdout)  # the per-role table, in the CI log
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
     suites = ET.parse(junit).getroot().iter("testsuite")
@@ -83,25 +66,15 @@ def test_hardening_of_the_county_reaches_the_target(hierarchy: Deployment, tmp_p
     """Lynis and OpenSCAP on every host of the county (one host per role): the hardening
     index of each must reach the target; the figures are printed for the record."""
     figures = tmp_path / "hardening.json"
-    result = subprocess.run(
-        [
-            "regionstack",
-            "--config",
-            str(hierarchy.project.workdir / "stacks"),
-            "verify",
-            "chunan",
-            "--only",
-            "flows",
-            "--hardening",
-            "--hardening-json",
-            str(figures),
-        ],
-        cwd=hierarchy.project.workdir,
-        env=hierarchy.project.env,
-        capture_output=True,
-        text=True,
+    result = hierarchy.regionstack(
+        "verify",
+        "chunan",
+        "--only",
+        "flows",
+        "--hardening",
+        "--hardening-json",
+        str(figures),
         timeout=1800,
-        check=False,
     )
     print(result.stdout)
     print(figures.read_text() if figures.exists() else "no figures written")
