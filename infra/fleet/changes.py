@@ -71,7 +71,9 @@ def shared_changes(paths: list[str]) -> tuple[str, ...]:
 
 
 def _files_at(root: Path, rev: str, paths: list[str]) -> dict[str, str | None]:
-    """Every path's text at `rev` in one `git cat-file --batch` (one process, not 3,000)."""
+    """Every path's text at `rev` in one `git cat-file --batch` (one process, not many)."""
+    if not paths:
+        return {}
     out = subprocess.run(
         ["git", "cat-file", "--batch"],
         cwd=root,
@@ -123,9 +125,13 @@ def changed_since(config_dir: Path, rev: str, stacks: list[str]) -> Changes:
     paths = {
         s: f"{prefix}/Pulumi.{s}.yaml" if prefix != "." else f"Pulumi.{s}.yaml" for s in stacks
     }
-    before = _files_at(root, rev, sorted(paths.values()))
+    # A stack file git sees unchanged has the digest it had; only the others are read at
+    # REV (asking git for 3,000 files by path costs seconds, a few costs nothing).
+    touched = set(changed)
+    candidates = {s: p for s, p in paths.items() if p in touched or not (root / p).is_file()}
+    before = _files_at(root, rev, sorted(candidates.values()))
     moved = set()
-    for stack, path in paths.items():
+    for stack, path in candidates.items():
         current = root / path
         now = current.read_text(encoding="utf-8") if current.is_file() else None
         if digest_of(now) is None or digest_of(now) != digest_of(before[path]):

@@ -105,3 +105,11 @@ def test_digest_is_read_from_a_stack_file() -> None:
     assert digest_of(text) == "sha256:ab"
     assert digest_of("config: {}\n") is None
     assert digest_of(None) is None
+
+
+def test_a_stack_file_changed_only_in_pulumis_own_keys_is_not_a_change(repo: Path) -> None:
+    stack_file = repo / "stacks/Pulumi.tonglu.yaml"
+    stack_file.write_text(
+        stack_file.read_text(encoding="utf-8") + "encryptionsalt: v1:abc\n", encoding="utf-8"
+    )
+    assert changed_since(repo / "stacks", "base", STACKS).stacks == frozenset()

@@ -176,19 +176,3 @@ def test_budget(text: str, failed: int, size: int, exceeded: bool) -> None:
 def test_bad_budget_says_what_to_give(text: str) -> None:
     with pytest.raises(ValueError, match=r"give a count of regions \(3\) or a percentage"):
         Budget.parse(text)
-
-
-def test_progress_line_counts_and_eta() -> None:
-    stream = io.StringIO()
-    progress = Progress(10, 2, stream=stream, interval=3600)
-    assert progress.eta() is None
-    progress.applied(4.0)
-    progress.applied(2.0)
-    progress.failed, progress.blocked, progress.running = 1, 1, 2
-    progress.show()
-    progress.show()
-    progress.show(final=True)
-    assert stream.getvalue().splitlines() == [
-        "fleet: 2/10 done, 2 running, 1 failed, 1 blocked, ETA 9 s",
-        "fleet: 2/10 done, 2 running, 1 failed, 1 blocked, ETA 9 s",
-    ]
