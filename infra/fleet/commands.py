@@ -80,7 +80,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     progress = Progress(len(plan.regions), args.max_concurrency)
     start = time.monotonic()
     try:
-        outcome = Scheduler(plan, engine, journal, limits, progress).run()
+        outcome = Scheduler(plan, engine, journal, limits, progress, args.retry_failed).run()
     finally:
         journal.close()
     summary = {
@@ -92,6 +92,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         "blocked": outcome.blocked,
         "not_started": outcome.not_started,
         "rerun": outcome.rerun,
+        "retried": outcome.retried,
         "resumed": outcome.resumed,
         "budget_exceeded": outcome.budget_exceeded,
         "failure_budget": str(budget),
@@ -115,7 +116,7 @@ def _outcome_text(outcome: Outcome, budget: Budget, journal: Path) -> str:
     if outcome.budget_exceeded:
         lines.append(
             f"stopped: wave {outcome.budget_exceeded} exceeded the failure budget {budget}; "
-            "fix the failures, then run the same command again"
+            "fix the failures, then run the same command with --retry-failed"
         )
     return "\n".join(lines)
 
@@ -211,6 +212,11 @@ def add_fleet_commands(
         "--new-journal",
         action="store_true",
         help="set a journal of another plan aside and start over",
+    )
+    up.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="resuming: attempt the failed regions again, and the regions they blocked",
     )
     up.add_argument("--json", action="store_true", help="print the summary as JSON")
     simulate = add_fleet_command(

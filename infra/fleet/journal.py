@@ -1,9 +1,10 @@
 """The rollout's append-only journal: JSON lines, each fsynced before the work goes on.
 
 Records: `plan` (first line: the plan digest the journal belongs to), `started`,
-`applied`, `failed`, `blocked`, and `rerun` (written on resume for a region that was
-started but never finished: its `up` is run again, which is safe because `pulumi up` is
-idempotent). A process killed mid-write leaves at most one partial last line: it was
+`applied`, `failed`, `blocked`, `rerun` (written on resume for a region that was started
+but never finished: its `up` is run again, which is safe because `pulumi up` is
+idempotent), `retry` (a failed region to attempt again: it and the regions it blocked
+are pending once more) and `done` (every region of the plan applied). A process killed mid-write leaves at most one partial last line: it was
 never durable, so it is cut off on open and its work is done again.
 """
 
@@ -30,6 +31,7 @@ class JournalState:
     blocked: dict[str, str] = field(default_factory=dict)
     started: set[str] = field(default_factory=set)
     applied_count: Counter[str] = field(default_factory=Counter)
+    done: bool = False
 
     def add(self, record: dict[str, Any]) -> None:
         event, stack = record["event"], record.get("stack", "")
@@ -44,6 +46,11 @@ class JournalState:
             self.started.discard(stack)
         elif event == "blocked":
             self.blocked[stack] = record.get("by", "")
+        elif event == "retry":
+            self.failed.pop(stack, None)
+            self.blocked = {s: by for s, by in self.blocked.items() if by != stack}
+        elif event == "done":
+            self.done = True
 
     @property
     def unfinished(self) -> set[str]:
@@ -77,16 +84,17 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path, plan_digest: str, new: bool = False) -> Journal:
-        """Resume `path` if it belongs to `plan_digest`; `new` sets an old journal aside."""
+        """Resume `path` if it belongs to `plan_digest`. A journal of another plan is set
+        aside when its rollout is done or when `new` says so, and refused otherwise."""
         path.parent.mkdir(parents=True, exist_ok=True)
         records = read_records(path) if path.is_file() else []
         if records and records[0].get("plan") != plan_digest:
-            if not new:
+            if not new and records[-1].get("event") != "done":
                 raise JournalMismatch(
                     f"{path} is the journal of plan {records[0].get('plan')}, not of this plan "
                     f"({plan_digest}): the regions or their configuration changed since. "
-                    "Finish that rollout with its plan, or start over with --new-journal "
-                    "(the old journal is kept beside it)"
+                    "Finish that rollout with its plan (the same command), or start over with "
+                    "--new-journal (the old journal is kept beside it)"
                 )
             path.rename(_aside(path))
             records = []

@@ -66,6 +66,7 @@ class Outcome:
     blocked: dict[str, str] = field(default_factory=dict)
     not_started: list[str] = field(default_factory=list)
     rerun: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
     budget_exceeded: str | None = None
     resumed: bool = False
 
@@ -78,10 +79,17 @@ class Outcome:
 
 class Scheduler:
     def __init__(
-        self, plan: Plan, engine: Engine, journal: Journal, limits: Limits, progress: Progress
+        self,
+        plan: Plan,
+        engine: Engine,
+        journal: Journal,
+        limits: Limits,
+        progress: Progress,
+        retry_failed: bool = False,
     ) -> None:
         self.plan, self.engine, self.journal = plan, engine, journal
         self.limits, self.progress = limits, progress
+        self.retry_failed = retry_failed
         self.state = journal.state
         in_plan = {r.stack for r in plan.regions}
         self.children: dict[str, list[str]] = {}
@@ -94,6 +102,10 @@ class Scheduler:
         outcome.rerun = sorted(self.state.unfinished)
         for stack in outcome.rerun:
             self.journal.append({"event": "rerun", "stack": stack})
+        if self.retry_failed:
+            outcome.retried = sorted(self.state.failed)
+            for stack in outcome.retried:
+                self.journal.append({"event": "retry", "stack": stack})
         # Killed between a `failed` and its `blocked` records: block the rest now.
         for stack in sorted(self.state.failed):
             self._block_below(stack)
@@ -118,6 +130,9 @@ class Scheduler:
                 outcome.blocked[stack] = self.state.blocked[stack]
             else:
                 outcome.not_started.append(stack)
+        if outcome.exit_code == EXIT_APPLIED and not self.state.done:
+            # Lets the next rollout (another plan) start without --new-journal.
+            self.journal.append({"event": "done"})
         return outcome
 
     def _over_budget(self, wave: Wave) -> bool:

@@ -103,20 +103,52 @@ def test_canary_failure_exceeds_the_budget_and_exits_3(
 ) -> None:
     assert main(["fleet", "up", "--config", str(project), "--journal", str(tmp_path / "j")]) == 3
     out = capsys.readouterr().out
-    assert "stopped: wave canary-province exceeded the failure budget 10%" in out
+    assert (
+        "stopped: wave canary-province exceeded the failure budget 10%; fix the failures, "
+        "then run the same command with --retry-failed"
+    ) in out
     assert ups(failing_pulumi) == ["zhejiang"]
 
 
-def test_journal_of_another_plan_is_refused_unless_new(
-    project: Path, tmp_path: Path, fake_pulumi: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("failing", ["tonglu"])
+def test_journal_of_another_unfinished_plan_is_refused_unless_new(
+    project: Path, tmp_path: Path, failing_pulumi: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     journal = tmp_path / "j"
-    assert up(project, journal, "tonglu") == 0
+    assert up(project, journal, "tonglu") == 3
     capsys.readouterr()
     assert up(project, journal, "chunan") == 2
     assert "not of this plan" in capsys.readouterr().err
     assert up(project, journal, "chunan", "--new-journal") == 0
     assert (tmp_path / "j.1").is_file()
+
+
+def test_after_a_finished_rollout_the_next_plan_starts_its_own_journal(
+    project: Path, tmp_path: Path, fake_pulumi: Path
+) -> None:
+    journal = tmp_path / "j"
+    assert up(project, journal, "tonglu") == 0
+    assert up(project, journal, "chunan") == 0
+    assert (tmp_path / "j.1").is_file()
+
+
+@pytest.mark.parametrize("failing", ["zhejiang"])
+def test_retry_failed_after_the_budget_stopped_the_rollout(
+    project: Path,
+    tmp_path: Path,
+    failing_pulumi: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    journal = tmp_path / "j"
+    assert up(project, journal) == 3
+    assert up(project, journal) == 3  # resuming alone: the canary wave is still over budget
+    monkeypatch.delenv("FAKE_PULUMI_FAIL")
+    capsys.readouterr()
+    assert up(project, journal, "--retry-failed") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["retried"], summary["applied"]) == (["zhejiang"], 5)
+    assert ups(failing_pulumi).count("zhejiang") == 2
 
 
 def test_bad_failure_budget_exits_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -74,3 +74,23 @@ def test_applied_twice_is_counted(tmp_path: Path) -> None:
     journal.append({"event": "applied", "stack": "a"})
     journal.append({"event": "applied", "stack": "a"})
     assert journal.state.applied_count["a"] == 2
+
+
+def test_retry_makes_a_failure_and_what_it_blocked_pending_again(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "j.jsonl", "p")
+    journal.append({"event": "failed", "stack": "a", "error": "x"})
+    journal.append({"event": "failed", "stack": "b", "error": "y"})
+    journal.append({"event": "blocked", "stack": "a1", "by": "a"})
+    journal.append({"event": "blocked", "stack": "b1", "by": "b"})
+    journal.append({"event": "retry", "stack": "a"})
+    assert (journal.state.failed, journal.state.blocked) == ({"b": "y"}, {"b1": "b"})
+
+
+def test_done_journal_of_another_plan_is_set_aside_without_asking(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    old = Journal.open(path, "sha256:old")
+    old.append({"event": "done"})
+    old.close()
+    Journal.open(path, "sha256:new").close()
+    assert lines(path) == [{"event": "plan", "plan": "sha256:new"}]
+    assert lines(tmp_path / "j.jsonl.1")[-1] == {"event": "done"}

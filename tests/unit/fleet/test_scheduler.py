@@ -176,3 +176,44 @@ def test_budget(text: str, failed: int, size: int, exceeded: bool) -> None:
 def test_bad_budget_says_what_to_give(text: str) -> None:
     with pytest.raises(ValueError, match=r"give a count of regions \(3\) or a percentage"):
         Budget.parse(text)
+
+
+def test_retry_failed_attempts_the_failure_and_what_it_blocked(
+    small_plan: Plan, tmp_path: Path
+) -> None:
+    path = tmp_path / "j"
+    first, _ = run(
+        small_plan,
+        RecordingEngine(failing=frozenset({"p2-c1"})),
+        path,
+        Limits(budget=Budget(100, True)),
+    )
+    assert first.exit_code == EXIT_FAILED
+    engine = RecordingEngine()
+    journal = Journal.open(path, small_plan.digest)
+    progress = Progress(len(small_plan.regions), 4, stream=io.StringIO(), interval=0)
+    outcome = Scheduler(small_plan, engine, journal, Limits(), progress, retry_failed=True).run()
+    assert outcome.retried == ["p2-c1"]
+    assert sorted(engine.calls) == ["p2-c1", *(f"p2-c1-k{k}" for k in range(1, 5))]
+    assert outcome.exit_code == EXIT_APPLIED
+    assert journal.state.done
+
+
+def test_done_is_journaled_once_when_everything_is_applied(
+    small_plan: Plan, tmp_path: Path
+) -> None:
+    path = tmp_path / "j"
+    run(small_plan, RecordingEngine(), path)
+    _, journal = run(small_plan, RecordingEngine(), path)
+    events = [line for line in path.read_text(encoding="utf-8").splitlines() if '"done"' in line]
+    assert len(events) == 1 and journal.state.done
+
+
+def test_no_done_while_regions_failed(small_plan: Plan, tmp_path: Path) -> None:
+    _, journal = run(
+        small_plan,
+        RecordingEngine(failing=frozenset({"p3"})),
+        tmp_path / "j",
+        Limits(budget=Budget(100, True)),
+    )
+    assert not journal.state.done
