@@ -2,7 +2,7 @@
 Automation API asks (version, stack check, up, outputs, history).
 
 FAKE_PULUMI_LOG: JSON lines of {argv, cwd, env} written here; FAKE_PULUMI_FAIL: stacks
-(comma-separated) whose `up` fails.
+(comma-separated) whose `up` fails; FAKE_PULUMI_NEW: stacks that do not exist yet.
 """
 
 import json
@@ -16,7 +16,11 @@ with open(os.environ["FAKE_PULUMI_LOG"], "a", encoding="utf-8") as log:
 stack = argv[argv.index("--stack") + 1] if "--stack" in argv else ""
 # The Automation API puts global flags first.
 argv = [a for a in argv if a != "--non-interactive"]
-if argv[:1] == ["version"]:
+new = os.environ.get("FAKE_PULUMI_NEW", "").split(",")
+if argv[:2] == ["stack", "--stack"] and stack in new:
+    print(f"error: no stack named '{stack}' found", file=sys.stderr)
+    sys.exit(255)
+elif argv[:1] == ["version"]:
     print("v3.260.0")
 elif argv[:1] == ["up"]:
     if stack in os.environ.get("FAKE_PULUMI_FAIL", "").split(","):

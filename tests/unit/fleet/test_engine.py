@@ -69,6 +69,20 @@ def test_up_goes_through_the_automation_api_with_the_stack_on_every_command(
     assert "3 unchanged" in (tmp_path / "logs" / "tonglu.log").read_text(encoding="utf-8")
 
 
+def test_a_missing_stack_is_created_without_selecting_it(
+    tmp_path: Path, fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_PULUMI_NEW", "tonglu")
+    engine(tmp_path).apply(TONGLU)
+    commands = [[a for a in c["argv"] if a != "--non-interactive"] for c in calls(fake_pulumi)]
+    assert [c[:4] for c in commands[1:3]] == [
+        ["stack", "--stack", "tonglu"],
+        ["stack", "init", "tonglu", "--no-select"],
+    ]
+    assert not any("select" in c for c in commands)
+    assert any(c[:1] == ["up"] for c in commands)
+
+
 def test_failed_up_raises_with_the_log_and_its_tail(
     tmp_path: Path, fake_pulumi: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
