@@ -11,6 +11,7 @@ Compared: REV (from git) against the work tree, untracked files included.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,8 @@ def _files_at(root: Path, rev: str, paths: list[str]) -> dict[str, str | None]:
 def changed_since(config_dir: Path, rev: str, stacks: list[str]) -> Changes:
     """The stacks among `stacks` that a change since `rev` affects."""
     config_dir = config_dir.resolve()
+    if shutil.which("git") is None:
+        raise _usage("git", "git is not installed", "install git, or plan without --changed-since")
     try:
         root = Path(_git(config_dir, "rev-parse", "--show-toplevel").strip())
     except PlanError as err:

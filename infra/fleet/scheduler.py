@@ -99,6 +99,21 @@ class Scheduler:
 
     def run(self) -> Outcome:
         outcome = Outcome(len(self.plan.regions), resumed=self.journal.resumed)
+        self._resume(outcome)
+        with ThreadPoolExecutor(max_workers=self.limits.max_concurrency) as pool:
+            for wave in self.plan.waves:
+                if not self._run_wave(wave, pool):
+                    outcome.budget_exceeded = wave.name
+                    break
+        self.progress.show(final=True)
+        self._settle_outcome(outcome)
+        if outcome.exit_code == EXIT_APPLIED and not self.state.done:
+            # Lets the next rollout (another plan) start without --new-journal.
+            self.journal.append({"event": "done"})
+        return outcome
+
+    def _resume(self, outcome: Outcome) -> None:
+        """Journal what a resumed run does differently, and count what is settled."""
         outcome.rerun = sorted(self.state.unfinished)
         for stack in outcome.rerun:
             self.journal.append({"event": "rerun", "stack": stack})
@@ -110,16 +125,10 @@ class Scheduler:
         for stack in sorted(self.state.failed):
             self._block_below(stack)
         self.progress.done = len(self.state.applied)
-        self.progress.failed, self.progress.blocked = (
-            len(self.state.failed),
-            len(self.state.blocked),
-        )
-        with ThreadPoolExecutor(max_workers=self.limits.max_concurrency) as pool:
-            for wave in self.plan.waves:
-                if not self._run_wave(wave, pool):
-                    outcome.budget_exceeded = wave.name
-                    break
-        self.progress.show(final=True)
+        self.progress.failed = len(self.state.failed)
+        self.progress.blocked = len(self.state.blocked)
+
+    def _settle_outcome(self, outcome: Outcome) -> None:
         for region in self.plan.regions:
             stack = region.stack
             if stack in self.state.applied:
@@ -130,10 +139,6 @@ class Scheduler:
                 outcome.blocked[stack] = self.state.blocked[stack]
             else:
                 outcome.not_started.append(stack)
-        if outcome.exit_code == EXIT_APPLIED and not self.state.done:
-            # Lets the next rollout (another plan) start without --new-journal.
-            self.journal.append({"event": "done"})
-        return outcome
 
     def _over_budget(self, wave: Wave) -> bool:
         failed = sum(r.stack in self.state.failed for r in wave.regions)

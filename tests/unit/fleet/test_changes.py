@@ -113,3 +113,13 @@ def test_a_stack_file_changed_only_in_pulumis_own_keys_is_not_a_change(repo: Pat
         stack_file.read_text(encoding="utf-8") + "encryptionsalt: v1:abc\n", encoding="utf-8"
     )
     assert changed_since(repo / "stacks", "base", STACKS).stacks == frozenset()
+
+
+def test_without_git_the_change_cannot_be_judged(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(repo / "nowhere"))
+    with pytest.raises(PlanError) as refused:
+        changed_since(repo / "stacks", "base", STACKS)
+    [problem] = refused.value.problems
+    assert (problem.file, problem.message) == ("git", "git is not installed")
