@@ -193,8 +193,18 @@ def add_fleet_commands(
     up = add_fleet_command(
         commands, add_config, "up", cmd_up, "apply the plan: pulumi up of each region"
     )
+    up.epilog = (
+        "exit codes: 0 every region applied; 1 some failed or blocked; 2 usage or plan "
+        "error; 3 a wave exceeded the failure budget (docs/fleet.md)"
+    )
     _add_selection(up)
-    up.add_argument("--max-concurrency", type=_positive, default=4, metavar="N")
+    up.add_argument(
+        "--max-concurrency",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="regions applied at once (default: %(default)s)",
+    )
     up.add_argument(
         "--max-per-parent",
         type=_positive,
@@ -207,7 +217,12 @@ def add_fleet_commands(
         metavar="PCT|N",
         help="failures a wave may have before no new region starts (default: %(default)s)",
     )
-    up.add_argument("--journal", type=Path, metavar="FILE", help="default: <state dir>/fleet/")
+    up.add_argument(
+        "--journal",
+        type=Path,
+        metavar="FILE",
+        help="default: $REGIONSTACK_STATE_DIR/fleet/journal.jsonl",
+    )
     up.add_argument(
         "--new-journal",
         action="store_true",
