@@ -25,6 +25,7 @@ from infra.config.environment import local_state_root
 from infra.config.loader import Fleet, UnknownRegion, validate
 from infra.config.render import render
 from infra.config.schema import Region
+from infra.fleet.commands import add_fleet_commands
 from infra.inventory import InventoryError, inventory_dir, stack_outputs, write_inventory
 from infra.local.image_cli import add_image_commands
 from infra.local.status import format_status, region_status
@@ -394,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $REGIONSTACK_STATE_DIR/inventory/<parent>)",
     )
     add_compliance_commands(commands, add_config)
+    add_fleet_commands(commands, add_config)
     local = commands.add_parser("local", help="inspect the local target on this controller")
     local_commands = local.add_subparsers(dest="local_command", required=True, metavar="ACTION")
     status = local_commands.add_parser(
