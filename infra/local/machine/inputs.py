@@ -7,9 +7,6 @@ import re
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Any
 
-from pulumi.output import Unknown
-from pulumi.runtime import rpc
-
 from infra.local.machine.errors import MachineError
 
 INPUT_KEYS = (
@@ -53,6 +50,11 @@ def input_values(props: dict[str, Any]) -> dict[str, Any]:
 def _known(value: Any) -> bool:
     # In a preview, inputs computed by other resources (the image's rootfs, the admin
     # key) arrive as the UNKNOWN sentinel string or as pulumi.output.Unknown objects.
+    # Imported here, not at the top: the CLI reaches this module through the machine
+    # lifecycle, and Pulumi's SDK would add a fifth of a second to every command's start.
+    from pulumi.output import Unknown
+    from pulumi.runtime import rpc
+
     return value is not None and value != rpc.UNKNOWN and not isinstance(value, Unknown)
 
 
