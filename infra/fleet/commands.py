@@ -248,4 +248,40 @@ def add_fleet_commands(
     simulate.add_argument("--delay", type=float, default=0.0, help="seconds per fake apply")
     simulate.add_argument("--regions", choices=("national", "sample"), default="national")
     simulate.add_argument("--json", action="store_true")
+    _add_drift(commands, add_config)
     return commands
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from infra.fleet.drift import drift_command  # its Pulumi and verify calls: not at start-up
+
+    return drift_command(list(args.regions), args.format, args.config, args.output, args.parallel)
+
+
+def _add_drift(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], add_config: AddConfig
+) -> None:
+    drift = add_fleet_command(
+        commands,
+        add_config,
+        "drift",
+        cmd_drift,
+        "scan regions for drift without changing anything, grouped by cause",
+    )
+    drift.epilog = (
+        "each region: pulumi preview --refresh (resources, and the site playbook in --check "
+        "--diff on every host) and regionstack verify, at once; exit 0 no drift, 1 drift "
+        "found or a region could not be scanned, 2 usage error (docs/operations.md)"
+    )
+    drift.add_argument(
+        "regions", nargs="*", metavar="REGION", help="stack name or code (all deployed)"
+    )
+    drift.add_argument("--format", choices=("md", "json"), default="md")
+    drift.add_argument("--output", type=Path, metavar="FILE", help="write the report to FILE")
+    drift.add_argument(
+        "--parallel",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="regions scanned at once (default: %(default)s)",
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from infra.compliance.catalog import TECHNICAL, Catalog, Control
 from infra.fleet.dag import Node
 from infra.fleet.plan import Plan, build_plan
 
@@ -59,3 +60,29 @@ def calls(log: Path) -> list[dict[str, Any]]:
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+# --- the drift tests: a two-item catalogue written in code, so each test states which
+# attribution it relies on
+COMMON = "tests/hosts/test_common.py"
+SSH = Control(
+    "8.1.4.1b",
+    "身份鉴别",
+    "Identification and authentication",
+    TECHNICAL,
+    ansible_tags=("mlps-8.1.4.1",),
+    host_tests=(f"{COMMON}::test_sshd_effective_setting",),
+)
+FIREWALL = Control(
+    "8.1.3.2b",
+    "访问控制",
+    "Access control",
+    TECHNICAL,
+    ansible_tags=("mlps-8.1.3.2",),
+    host_tests=(f"{COMMON}::test_firewall_admits_nothing_else",),
+)
+
+
+@pytest.fixture
+def catalog() -> Catalog:
+    return Catalog("GB/T 22239-2019", 3, {}, {}, (SSH, FIREWALL))

@@ -6,11 +6,12 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.cli import main
-from infra.fleet.commands import add_fleet_command, add_fleet_commands
+from infra.fleet.commands import add_fleet_commands
 from tests.unit.conftest import ROOT
 from tests.unit.fleet.conftest import calls
 
@@ -168,9 +169,26 @@ def test_simulate_the_sample(capsys: pytest.CaptureFixture[str]) -> None:
     assert result["ok"] and result["regions"] == 5 and result["restarts"] == 2
 
 
-def test_another_fleet_command_registers_beside_these() -> None:
+def test_drift_hands_its_arguments_to_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.fleet import drift
+
+    received: list[tuple[Any, ...]] = []
+
+    def drift_command(*args: Any) -> int:
+        received.append(args)
+        return 1
+
+    monkeypatch.setattr(drift, "drift_command", drift_command)
     parser = argparse.ArgumentParser()
-    commands = add_fleet_commands(parser.add_subparsers(), lambda sub: None)
-    add_fleet_command(commands, lambda sub: None, "drift", lambda args: 0, "drift report")
-    args = parser.parse_args(["fleet", "drift"])
-    assert args.handler(args) == 0
+    add_fleet_commands(parser.add_subparsers(), lambda sub: sub.set_defaults(config=Path("c")))
+    args = parser.parse_args(["fleet", "drift", "chunan", "--format", "json", "--parallel", "3"])
+    assert args.handler(args) == 1
+    assert received == [(["chunan"], "json", Path("c"), None, 3)]
+
+
+def test_drift_refuses_a_parallelism_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser()
+    add_fleet_commands(parser.add_subparsers(), lambda sub: None)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["fleet", "drift", "--parallel", "0"])
+    assert "--parallel" in capsys.readouterr().err
