@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 from infra.compliance import evidence
 from infra.config.loader import load_fleet
+from infra.pulumi_events import preview_with_event_log, read_events
 from policies.registry import PACK_NAME, WAIVED_POLICY, for_target
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,14 +56,6 @@ class PolicyRun:
     @property
     def passed(self) -> bool:
         return self.mandatory_violations == 0
-
-
-def _events(log: Path) -> Iterator[dict[str, Any]]:
-    if not log.exists():
-        return
-    for line in log.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            yield json.loads(line)
 
 
 def _message(event: dict[str, Any], description: str) -> str:
@@ -121,32 +113,20 @@ def check_policies(
     module docstring for the exit codes). `env` is the environment to run pulumi in
     (default: this process's)."""
     target = load_fleet(project_dir / "stacks").region(stack).target
-    # The event log (--event-log) is offered only with the debug commands on.
-    run_env = dict(os.environ) if env is None else dict(env)
-    run_env["PULUMI_DEBUG_COMMANDS"] = "true"
     with tempfile.TemporaryDirectory(prefix="regionstack-policies-") as tmp:
         log = Path(tmp) / "events.jsonl"
         ran_at = datetime.now(UTC).isoformat(timespec="seconds")
-        result = subprocess.run(
-            [
-                "pulumi",
-                "--non-interactive",
-                "preview",
-                "--stack",
-                stack,
-                "--policy-pack",
-                str(project_dir / "policies"),
-                "--event-log",
-                str(log),
-            ],
-            cwd=project_dir,
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=PREVIEW_TIMEOUT_S,
-            check=False,
+        options = ["--policy-pack", str(project_dir / "policies")]
+        result = preview_with_event_log(
+            stack,
+            options,
+            log,
+            project_dir,
+            dict(os.environ) if env is None else env,
+            PREVIEW_TIMEOUT_S,
         )
-        document = summarise(stack, target, list(_events(log)), ran_at)
+        # No log: the engine failed before it began; the exit code says so below.
+        document = summarise(stack, target, read_events(log) if log.exists() else [], ran_at)
     counts = _counts(document)
     if result.returncode != 0 and counts["mandatory"] == 0:
         raise PolicyRunError(

@@ -15,9 +15,7 @@ the preview plans against that state. Drift is:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from infra.compliance.catalog import Catalog
@@ -38,22 +36,6 @@ PLAYBOOK_TYPE = "pulumi-python:dynamic/region:Playbook"
 DRIFT_OUTPUT = "drift"
 # Steps that change nothing: what a clean region's preview is made of.
 QUIET_OPS = frozenset({"same", "refresh", "read", "discard", "import"})
-
-
-class EventLogError(ValueError):
-    """The event log is not what a `pulumi preview --event-log` writes."""
-
-
-def read_events(log: Path) -> list[dict[str, Any]]:
-    events = []
-    for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError as err:
-            raise EventLogError(f"{log}: line {number} is not JSON ({err.msg})") from err
-    return events
 
 
 def _steps(events: Iterable[dict[str, Any]], key: str) -> Iterator[dict[str, Any]]:

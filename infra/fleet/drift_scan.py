@@ -27,10 +27,11 @@ from pathlib import Path
 
 from infra.compliance.catalog import Catalog
 from infra.config.loader import Fleet
-from infra.fleet.drift_preview import EventLogError, preview_findings, read_events
+from infra.fleet.drift_preview import preview_findings
 from infra.fleet.drift_report import RegionScan
 from infra.fleet.drift_verify import VerifyReportError, verify_findings
 from infra.inventory import inventory_dir
+from infra.pulumi_events import EventLogError, preview_with_event_log, read_events
 from infra.verify import SUITES, VerifyError, VerifyRequest, verify
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,32 +43,11 @@ class ScanError(RuntimeError):
     """One region could not be scanned (the reason is the message)."""
 
 
-def preview_command(stack: str, event_log: Path) -> list[str]:
-    return [
-        "pulumi",
-        "--non-interactive",
-        "preview",
-        "--refresh",
-        "--stack",
-        stack,
-        "--event-log",
-        str(event_log),
-    ]
-
-
 def run_preview(stack: str, event_log: Path, project_dir: Path, env: Mapping[str, str]) -> None:
     """Write the event log of a `preview --refresh` of `stack`; raise ScanError."""
-    # The event log (--event-log) is offered only with the debug commands on.
-    run_env = {**env, "PULUMI_DEBUG_COMMANDS": "true"}
     try:
-        result = subprocess.run(
-            preview_command(stack, event_log),
-            cwd=project_dir,
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=PREVIEW_TIMEOUT_S,
-            check=False,
+        result = preview_with_event_log(
+            stack, ["--refresh"], event_log, project_dir, env, PREVIEW_TIMEOUT_S
         )
     except subprocess.TimeoutExpired as err:
         raise ScanError(f"`pulumi preview --refresh --stack {stack}` timed out") from err
@@ -114,7 +94,7 @@ def scan_region(
     env: Mapping[str, str] | None = None,
 ) -> RegionScan:
     """The preview and verify of `stack`, at once; their findings."""
-    run_env = dict(os.environ if env is None else env)
+    run_env = dict(os.environ) if env is None else dict(env)
     with tempfile.TemporaryDirectory(prefix=f"regionstack-drift-{stack}-") as tmp:
         event_log, junit = Path(tmp) / "events.jsonl", Path(tmp) / "verify.xml"
         seconds: dict[str, float] = {}

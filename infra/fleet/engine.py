@@ -57,7 +57,7 @@ class PulumiEngine:
         ]
 
     def environment(self) -> dict[str, str]:
-        env = dict(os.environ if self.env is None else self.env)
+        env = dict(os.environ) if self.env is None else dict(self.env)
         # Several updates at once must not each stop to check for a newer CLI or prompt.
         env.setdefault("PULUMI_SKIP_UPDATE_CHECK", "true")
         env["PULUMI_NON_INTERACTIVE"] = "true"

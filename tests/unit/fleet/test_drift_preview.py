@@ -1,19 +1,13 @@
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from infra.compliance.catalog import Catalog
 from infra.fleet.drift_causes import HOST_TASK, RESOURCE, UNCHECKED, Cause
 from infra.fleet.drift_preview import (
     PLAYBOOK_TYPE,
-    EventLogError,
     playbook_drift,
     preview_findings,
-    read_events,
 )
 
 PROJECT = "urn:pulumi:chunan::regionstack::"
@@ -93,19 +87,6 @@ def test_a_playbook_update_for_more_than_drift_is_a_finding(catalog: Catalog) ->
 
 def test_no_playbook_means_no_host_drift() -> None:
     assert playbook_drift([step("same", MACHINE, "m")]) == ("", {})
-
-
-def test_read_events_skips_blank_lines(tmp_path: Path) -> None:
-    log = tmp_path / "events.jsonl"
-    log.write_text(json.dumps({"sequence": 1}) + "\n\n" + json.dumps({"sequence": 2}) + "\n")
-    assert [e["sequence"] for e in read_events(log)] == [1, 2]
-
-
-def test_read_events_names_the_bad_line(tmp_path: Path) -> None:
-    log = tmp_path / "events.jsonl"
-    log.write_text('{"sequence": 1}\n{not json\n')
-    with pytest.raises(EventLogError, match=r"events.jsonl: line 2 is not JSON"):
-        read_events(log)
 
 
 def refreshed(type_: str, name: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

@@ -41,7 +41,7 @@ def test_the_preview_asks_for_the_event_log(tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     run_preview("chunan", log, tmp_path, env)
     assert log.read_text().strip() == (
-        f"true --non-interactive preview --refresh --stack chunan --event-log {log}"
+        f"true --non-interactive preview --stack chunan --refresh --event-log {log}"
     )
 
 
