@@ -95,7 +95,9 @@ def cmd_policies(args: argparse.Namespace) -> int:
     from infra.compliance.policy_run import PolicyRunError, check_policies, format_run
 
     try:
-        run = check_policies(fleet.region(args.stack).stack)
+        # The project the configuration belongs to: its stack files hold the stacks'
+        # secrets salts, and its policies/ is the pack to run.
+        run = check_policies(fleet.region(args.stack).stack, args.config.resolve().parent)
     except PolicyRunError as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_NOT_JUDGED

@@ -81,7 +81,9 @@ def drift_command(
             raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
         if parallel < 1:
             raise UsageError(f"--parallel {parallel}: give 1 or more regions at a time")
-        stacks = choose_stacks(regions, config_dir, deployed_stacks)
+        # The project the configuration belongs to: the stacks' files and the program.
+        project_dir = config_dir.resolve().parent
+        stacks = choose_stacks(regions, config_dir, partial(deployed_stacks, project_dir))
         fleet, _ = validate(config_dir)
         assert fleet is not None  # choose_stacks has validated it
         catalog = load_catalog()
@@ -91,7 +93,7 @@ def drift_command(
     scans = scan_regions(
         stacks,
         parallel,
-        partial(scan_region, fleet, catalog=catalog),
+        partial(scan_region, fleet, catalog=catalog, project_dir=project_dir),
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     text = report_json(scans) if fmt == "json" else report_md(scans)

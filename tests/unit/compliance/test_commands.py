@@ -108,15 +108,16 @@ def _policy_run(mandatory: int) -> PolicyRun:
 def test_policies_runs_the_pack_on_the_stack_and_fails_on_a_mandatory_violation(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], mandatory: int, code: int
 ) -> None:
-    calls: list[str] = []
+    calls: list[tuple[str, Path]] = []
 
-    def check_policies(stack: str) -> PolicyRun:
-        calls.append(stack)
+    def check_policies(stack: str, project_dir: Path) -> PolicyRun:
+        calls.append((stack, project_dir))
         return _policy_run(mandatory)
 
     monkeypatch.setattr(policy_run, "check_policies", check_policies)
     assert main(["compliance", "policies", "330127"]) == code
-    assert calls == ["chunan"]
+    # the project of the configuration: its stack files and its policy pack
+    assert calls == [("chunan", Path(__file__).resolve().parents[3])]
     out = capsys.readouterr().out
     assert "local-firewall-from-flow-matrix" in out
     assert ("urn:x: open to the world" in out) == bool(mandatory)
@@ -125,7 +126,7 @@ def test_policies_runs_the_pack_on_the_stack_and_fails_on_a_mandatory_violation(
 def test_a_preview_that_cannot_judge_is_its_own_exit_code(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def fails(stack: str) -> PolicyRun:
+    def fails(stack: str, project_dir: Path) -> PolicyRun:
         raise policy_run.PolicyRunError("the program failed: no parent stack")
 
     monkeypatch.setattr(policy_run, "check_policies", fails)

@@ -18,15 +18,22 @@ SSHD = Cause(HOST_TASK, "portal", "common : Configure sshd | mlps-8.1.4.1")
 def scanned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Scans nothing for real: chunan has drifted, every other region is clean."""
     seen: list[str] = []
+    project = STACKS.resolve().parent  # the configuration's project, not this checkout
 
-    def fake_scan(_fleet: Any, stack: str, catalog: Any) -> RegionScan:
+    def fake_scan(_fleet: Any, stack: str, catalog: Any, project_dir: Path) -> RegionScan:
+        assert project_dir == project
         seen.append(stack)
         if stack == "chunan":
             return RegionScan(stack, (Finding(stack, SSHD, "urn", "chunan-portal-1"),))
         return RegionScan(stack)
 
     monkeypatch.setattr(drift, "scan_region", fake_scan)
-    monkeypatch.setattr(drift, "deployed_stacks", lambda: ["chunan", "hangzhou", "not-a-region"])
+
+    def deployed(project_dir: Path) -> list[str]:
+        assert project_dir == project
+        return ["chunan", "hangzhou", "not-a-region"]
+
+    monkeypatch.setattr(drift, "deployed_stacks", deployed)
     return seen
 
 
@@ -81,7 +88,7 @@ def test_an_invalid_configuration_is_a_usage_error(
 def test_nothing_deployed_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(drift, "deployed_stacks", lambda: [])
+    monkeypatch.setattr(drift, "deployed_stacks", lambda project_dir: [])
     assert drift.drift_command([], "md", STACKS, None, 1) == drift.EXIT_USAGE
     assert "no deployed region to scan" in capsys.readouterr().err
 
