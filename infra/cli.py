@@ -19,6 +19,7 @@ import yaml
 
 from infra.aws.inventory import DEFAULT_DEBIAN_MIRROR, Connection, write_aws_inventory
 from infra.aws.plan import plan_aws_region
+from infra.cli_common import load_valid_fleet
 from infra.compliance.commands import add_compliance_commands, waiver_problems
 from infra.config.effective import diff, effective_config
 from infra.config.environment import local_state_root
@@ -53,10 +54,7 @@ def _to_yaml(data: Any) -> str:
 
 
 def _load(args: argparse.Namespace) -> Fleet | None:
-    fleet, report = validate(args.config)
-    if fleet is None:
-        print(report.to_text(), file=sys.stderr)
-    return fleet
+    return load_valid_fleet(args.config)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

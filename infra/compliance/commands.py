@@ -15,10 +15,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
+from infra.cli_common import load_valid_fleet, write_output
 from infra.compliance.catalog import CatalogError, load_catalog
 from infra.compliance.report import FORMATS, build_report, render_json
 from infra.compliance.waivers import WaiverError, check_waivers, load_waivers, waivers_beside
-from infra.config.loader import Fleet, validate
+from infra.config.loader import Fleet
 from infra.config.problems import Problem
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
@@ -44,13 +45,6 @@ def _fail(message: str) -> int:
     return EXIT_INVALID
 
 
-def _fleet(args: argparse.Namespace) -> Fleet | None:
-    fleet, config_report = validate(args.config)
-    if fleet is None:
-        print(config_report.to_text(), file=sys.stderr)
-    return fleet
-
-
 def _entry_point(module: str, name: str) -> Callable[..., Any]:
     """A function of a module that only this command needs (Pulumi, git): imported when
     the command runs, so no other command loads it."""
@@ -58,7 +52,7 @@ def _entry_point(module: str, name: str) -> Callable[..., Any]:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    fleet = _fleet(args)
+    fleet = load_valid_fleet(args.config)
     if fleet is None:
         return EXIT_INVALID
     regions = [fleet.region(key) for key in args.regions] or fleet.regions
@@ -79,17 +73,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         from infra.compliance.render_md import render_markdown
 
         text = render_markdown(report)
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+    write_output(text, args.output)
+    if args.output is not None:
         print(f"wrote {args.output}")
     return EXIT_OK
 
 
 def cmd_policies(args: argparse.Namespace) -> int:
-    fleet = _fleet(args)
+    fleet = load_valid_fleet(args.config)
     if fleet is None:
         return EXIT_INVALID
     from infra.compliance.policy_run import PolicyRunError, check_policies, format_run

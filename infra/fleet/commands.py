@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from infra.cli_common import load_valid_fleet
 from infra.config.environment import state_dir
-from infra.config.loader import validate
 from infra.fleet.dag import PlanError
 from infra.fleet.plan import Plan
 from infra.fleet.scheduler import EXIT_APPLIED, EXIT_FAILED, EXIT_USAGE, Budget, Outcome
@@ -36,9 +36,8 @@ def default_journal() -> Path:
 
 def _plan(args: argparse.Namespace) -> Plan | None:
     """The plan of the arguments, or None after printing why there is none."""
-    fleet, report = validate(args.config)
+    fleet = load_valid_fleet(args.config)
     if fleet is None:
-        print(report.to_text(), file=sys.stderr)
         return None
     try:
         return plan_fleet(fleet, args.regions, args.changed_since)

@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
+from infra.cli_common import write_output
 from infra.compliance.catalog import load_catalog
-from infra.config.loader import UnknownRegion, validate
+from infra.config.loader import Fleet, UnknownRegion, validate
 from infra.fleet.drift_report import CLEAN, report_json, report_md
 from infra.fleet.drift_scan import REPO_ROOT, scan_region, scan_regions
 
@@ -53,13 +54,10 @@ def deployed_stacks(project_dir: Path = REPO_ROOT) -> list[str]:
 
 
 def choose_stacks(
-    regions: Sequence[str], config_dir: Path, deployed: Callable[[], list[str]]
+    regions: Sequence[str], fleet: Fleet, deployed: Callable[[], list[str]]
 ) -> list[str]:
     """The stack names to scan: `regions` (stack names or codes), else every deployed
     stack the configuration knows (one it does not know is not a region of this fleet)."""
-    fleet, report = validate(config_dir)
-    if fleet is None:
-        raise UsageError(report.to_text())
     if regions:
         try:
             return sorted({fleet.region(key).stack for key in regions})
@@ -81,11 +79,12 @@ def drift_command(
             raise UsageError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
         if parallel < 1:
             raise UsageError(f"--parallel {parallel}: give 1 or more regions at a time")
+        fleet, report = validate(config_dir)
+        if fleet is None:
+            raise UsageError(report.to_text())
         # The project the configuration belongs to: the stacks' files and the program.
         project_dir = config_dir.resolve().parent
-        stacks = choose_stacks(regions, config_dir, partial(deployed_stacks, project_dir))
-        fleet, _ = validate(config_dir)
-        assert fleet is not None  # choose_stacks has validated it
+        stacks = choose_stacks(regions, fleet, partial(deployed_stacks, project_dir))
         catalog = load_catalog()
     except UsageError as err:
         print(f"regionstack fleet drift: {err}", file=sys.stderr)
@@ -97,9 +96,5 @@ def drift_command(
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     text = report_json(scans) if fmt == "json" else report_md(scans)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+    write_output(text, output)
     return EXIT_CLEAN if all(s.status == CLEAN for s in scans) else EXIT_DRIFT
