@@ -8,12 +8,10 @@ handlers: they bring in Pulumi and git work no other command pays for.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, cast
 
 from infra.cli_common import load_valid_fleet, write_output
 from infra.compliance.catalog import CatalogError, load_catalog
@@ -43,12 +41,6 @@ def waiver_problems(config_dir: Path, fleet: Fleet, today: date) -> list[Problem
 def _fail(message: str) -> int:
     print(f"regionstack: {message}", file=sys.stderr)
     return EXIT_INVALID
-
-
-def _entry_point(module: str, name: str) -> Callable[..., Any]:
-    """A function of a module that only this command needs (Pulumi, git): imported when
-    the command runs, so no other command loads it."""
-    return cast(Callable[..., Any], getattr(importlib.import_module(module), name))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -97,7 +89,8 @@ def cmd_policies(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    diff_command = _entry_point("infra.compliance.diff", "diff_command")
+    from infra.compliance.diff import diff_command  # git and both fleets: only this command
+
     repo = args.config.resolve().parent
     return int(diff_command(args.base, args.head, list(args.regions), args.format, repo))
 

@@ -4,8 +4,6 @@ to the policy run and the diff (stood in for here: other modules own them)."""
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +82,6 @@ def test_report_refuses_unreadable_waivers(
     assert "waivers: is not a list" in capsys.readouterr().err
 
 
-def _stand_in(monkeypatch: pytest.MonkeyPatch, module: str, name: str, code: int) -> list[Any]:
-    calls: list[Any] = []
-
-    def entry_point(*args: Any) -> int:
-        calls.append(args)
-        return code
-
-    fake = types.ModuleType(module)
-    setattr(fake, name, entry_point)
-    monkeypatch.setitem(sys.modules, module, fake)
-    return calls
-
-
 def _policy_run(mandatory: int) -> PolicyRun:
     violations = [{"resource": "urn:x", "message": "open to the world"}] * mandatory
     policy = {"name": "local-firewall-from-flow-matrix", "enforcement": "mandatory"}
@@ -135,7 +120,15 @@ def test_a_preview_that_cannot_judge_is_its_own_exit_code(
 
 
 def test_diff_hands_its_arguments_to_the_diff(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _stand_in(monkeypatch, "infra.compliance.diff", "diff_command", 0)
+    from infra.compliance import diff
+
+    calls: list[tuple[Any, ...]] = []
+
+    def diff_command(*args: Any) -> int:
+        calls.append(args)
+        return 0
+
+    monkeypatch.setattr(diff, "diff_command", diff_command)
     assert main(["compliance", "diff", "main", "HEAD", "chunan", "--format", "json"]) == 0
     repo = Path(__file__).resolve().parents[3]
     assert calls == [("main", "HEAD", ["chunan"], "json", repo)]
