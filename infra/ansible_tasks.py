@@ -53,12 +53,12 @@ class Walk:
 
     def playbook(self, path: Path) -> None:
         for play in yaml.safe_load(path.read_text()) or []:
-            tags = _tags(play)
+            tags = task_tags(play)
             for key in ("pre_tasks", "tasks", "post_tasks"):
                 self.entries(play.get(key) or [], path, None, tags, "")
             for entry in play.get("roles") or []:
                 entry = {"role": entry} if isinstance(entry, str) else entry
-                self.role(entry["role"], "main", tags | _tags(entry), self._rel(path))
+                self.role(entry["role"], "main", tags | task_tags(entry), self._rel(path))
 
     def file(self, path: Path, role: str | None, inherited: frozenset[str], via: str) -> None:
         if not path.is_file():
@@ -80,8 +80,8 @@ class Walk:
             owner = role
             if role is None and action in ("import_role", "include_role"):
                 owner = argument["name"]  # a play's task that applies a role carries its tags
-            own = _tags(entry)
-            apply = _tags(argument.get("apply") or {}) if isinstance(argument, dict) else set()
+            own = task_tags(entry)
+            apply = task_tags(argument.get("apply") or {}) if isinstance(argument, dict) else set()
             self.declared += [Declared(where, owner, t) for t in sorted(own | apply)]
             tags = inherited | own
             chain = f"{where} < {via}" if via else where
@@ -113,7 +113,9 @@ def _reads(entry: dict[str, Any]) -> frozenset[str]:
     return frozenset(_READ.findall(text))
 
 
-def _tags(entry: dict[str, Any]) -> frozenset[str]:
+def task_tags(entry: dict[str, Any]) -> frozenset[str]:
+    """A task's, block's or play's own tags, as Ansible reads them (a list, or one
+    comma-separated string)."""
     tags = entry.get("tags") or []
     if isinstance(tags, str):
         tags = tags.split(",")

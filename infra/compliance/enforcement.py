@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from infra.ansible_tasks import task_tags
 from infra.compliance.catalog import Catalog, Control
 
 POLICIES_DIR = "policies"
@@ -69,18 +70,13 @@ def _installed_file(role_dir: Path, task: dict[str, Any]) -> str:
     return ""
 
 
-def _tags(task: dict[str, Any]) -> set[str]:
-    tags = task.get("tags") or []
-    return {str(t) for t in ([tags] if isinstance(tags, str) else tags)}
-
-
 def _leaf_tasks(
     tasks: Any, inherited: frozenset[str]
 ) -> Iterator[tuple[dict[str, Any], frozenset[str]]]:
     for task in tasks if isinstance(tasks, list) else []:
         if not isinstance(task, dict):
             continue
-        tags = inherited | _tags(task)
+        tags = inherited | task_tags(task)
         if any(key in task for key in BLOCK_KEYS):
             for key in BLOCK_KEYS:
                 yield from _leaf_tasks(task.get(key), tags)
