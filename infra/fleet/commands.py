@@ -40,7 +40,9 @@ def _plan(args: argparse.Namespace) -> Plan | None:
     if fleet is None:
         return None
     try:
-        return plan_fleet(fleet, args.regions, args.changed_since)
+        return plan_fleet(
+            fleet, args.regions, args.changed_since, canaries=args.canaries, subtree=args.subtree
+        )
     except PlanError as err:
         print(f"regionstack fleet: cannot plan:\n{err}", file=sys.stderr)
         return None
@@ -172,6 +174,18 @@ def _add_selection(sub: argparse.ArgumentParser) -> None:
         metavar="REV",
         help="only regions whose rendered digest changed since git REV (all of them when "
         "shared code changed: docs/fleet.md)",
+    )
+    sub.add_argument(
+        "--subtree",
+        action="store_true",
+        help="the named regions and every region below them (a province: its cities and counties)",
+    )
+    sub.add_argument(
+        "--no-canaries",
+        dest="canaries",
+        action="store_false",
+        help="no canary wave per tier: waves only double, siblings start together (a few "
+        "regions, a rehearsal; a national rollout keeps its canaries)",
     )
 
 

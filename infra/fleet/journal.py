@@ -84,12 +84,16 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path, plan_digest: str, new: bool = False) -> Journal:
-        """Resume `path` if it belongs to `plan_digest`. A journal of another plan is set
-        aside when its rollout is done or when `new` says so, and refused otherwise."""
+        """Resume `path` if it is an unfinished rollout of `plan_digest`. A finished one
+        (`done`) is history, set aside: running the same command again is a new rollout,
+        each region's `up` again (a no-op where nothing changed, and it picks up changed
+        code, which no plan digest covers). An unfinished journal of another plan is set
+        aside when `new` says so, and refused otherwise."""
         path.parent.mkdir(parents=True, exist_ok=True)
         records = read_records(path) if path.is_file() else []
-        if records and records[0].get("plan") != plan_digest:
-            if not new and records[-1].get("event") != "done":
+        finished = bool(records) and records[-1].get("event") == "done"
+        if records and (finished or records[0].get("plan") != plan_digest):
+            if not new and not finished:
                 raise JournalMismatch(
                     f"{path} is the journal of plan {records[0].get('plan')}, not of this plan "
                     f"({plan_digest}): the regions or their configuration changed since. "

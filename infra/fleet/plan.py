@@ -108,11 +108,13 @@ def build_plan(
     chosen: set[str],
     digests: dict[str, str | None],
     changes: Changes | None = None,
+    *,
+    canaries: bool = True,
 ) -> Plan:
     by_stack = check_graph(nodes)
     if changes is not None:
         chosen &= changes.stacks
-    waves = cut_waves(by_stack, chosen)
+    waves = cut_waves(by_stack, chosen, canaries=canaries)
     assumed = sorted(
         {p for s in chosen if (p := by_stack[s].parent) is not None and p not in chosen}
     )

@@ -45,6 +45,22 @@ def fleet_nodes(fleet: Fleet) -> list[Node]:
     ]
 
 
+def _with_subtrees(fleet: Fleet, chosen: set[str]) -> set[str]:
+    """`chosen` and every region below one of them: a province with its cities and counties."""
+    children: dict[str, list[str]] = {}
+    for region in fleet.regions:
+        parent = fleet.parent_of(region)
+        if parent is not None:
+            children.setdefault(parent.stack, []).append(region.stack)
+    found, pending = set(chosen), list(chosen)
+    while pending:
+        for child in children.get(pending.pop(), []):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
+
+
 def _chosen(fleet: Fleet, keys: list[str]) -> set[str]:
     if not keys:
         return {r.stack for r in fleet.regions}
@@ -78,8 +94,20 @@ def _rendered_digests(fleet: Fleet) -> dict[str, str | None]:
     return digests
 
 
-def plan_fleet(fleet: Fleet, keys: list[str], since: str | None = None) -> Plan:
-    """The plan of `fleet up`: the regions named by `keys` (all when empty)."""
+def plan_fleet(
+    fleet: Fleet,
+    keys: list[str],
+    since: str | None = None,
+    *,
+    canaries: bool = True,
+    subtree: bool = False,
+) -> Plan:
+    """The plan of `fleet up`: the regions named by `keys` (all when empty), with every
+    region below them when `subtree` says so."""
     chosen = _chosen(fleet, keys)
+    if subtree:
+        chosen = _with_subtrees(fleet, chosen)
     changes = changed_since(fleet.config_dir, since, sorted(chosen)) if since else None
-    return build_plan(fleet_nodes(fleet), chosen, _rendered_digests(fleet), changes)
+    return build_plan(
+        fleet_nodes(fleet), chosen, _rendered_digests(fleet), changes, canaries=canaries
+    )

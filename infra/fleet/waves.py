@@ -25,6 +25,8 @@ def cut_waves(
     chosen: Iterable[str],
     first_wave: int = FIRST_WAVE,
     growth: int = GROWTH,
+    *,
+    canaries: bool = True,
 ) -> list[tuple[str, list[Node]]]:
     """(wave name, regions) in order; `by_stack` is the whole checked graph."""
     chosen_set = set(chosen)
@@ -36,7 +38,7 @@ def cut_waves(
     waves: list[tuple[str, list[Node]]] = []
     previous: str | None = None
     heights = _heights(by_stack, children, chosen_set)
-    for tier in TIER_ORDER:
+    for tier in TIER_ORDER if canaries else ():
         canary = _canary(ready, by_stack, heights, tier, previous)
         if canary is None:
             continue

@@ -1,5 +1,6 @@
 """`regionstack image …`: build, inspect and prune the cached base image of local machines
-and the image layers baked on it (infra/local/layers/) for this checkout's roles.
+and the image layers baked on it (infra/local/layers/) for a project's roles: the project
+of `--config` (this checkout's by default), as `pulumi up` of that project bakes them.
 
 Exit codes as in infra/cli.py: 0 success; 1 the operation failed (a build error, an image
 or layer kept because machines use it, an invalid configuration); 2 the controller cannot
@@ -32,7 +33,7 @@ from infra.local.layers.errors import LayerError
 from infra.local.layers.prune import prune_layers
 from infra.local.layers.status import layer_status
 
-# The checkout whose roles the layers are baked from, as `pulumi up` from it bakes them.
+# The default project whose roles the layers are baked from: this checkout.
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -60,23 +61,30 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
-def checkout_digests() -> dict[str, str]:
-    """Every layer's digest for the checkout's roles and its national standard."""
-    fleet = load_fleet(CHECKOUT / "stacks")
-    return current_digests(CHECKOUT, fleet.standard_data)
+def project_of(args: argparse.Namespace) -> Path:
+    """The project whose layers a command means: the one `--config` belongs to (a copy of
+    the project with a changed standard bakes its own layers, not this checkout's)."""
+    config: Path | None = getattr(args, "config", None)
+    return config.resolve().parent if config is not None else CHECKOUT
 
 
-def build_layers() -> list[Path]:
-    """The checkout's layers, cached or built; the root (lowerdir) of each."""
-    fleet = load_fleet(CHECKOUT / "stacks")
-    layers = ensure_layers(CHECKOUT, fleet.standard, fleet.standard_data)
+def checkout_digests(project: Path = CHECKOUT) -> dict[str, str]:
+    """Every layer's digest for the project's roles and its national standard."""
+    fleet = load_fleet(project / "stacks")
+    return current_digests(project, fleet.standard_data)
+
+
+def build_layers(project: Path = CHECKOUT) -> list[Path]:
+    """The project's layers, cached or built; the root (lowerdir) of each."""
+    fleet = load_fleet(project / "stacks")
+    layers = ensure_layers(project, fleet.standard, fleet.standard_data)
     return [layer.root for layer in layers.values()]
 
 
 def cmd_build(args: argparse.Namespace) -> int:
     print(build_image(force=args.force), flush=True)
     if not args.base_only:
-        for root in build_layers():
+        for root in build_layers(project_of(args)):
             print(root)
     return EXIT_OK
 
@@ -97,7 +105,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"{info.name:<18} {state:<10} {_size(info.size_bytes):>9}  "
                 f"{info.built_at or '-':<25} {users}"
             )
-    layers = layer_status(checkout_digests())
+    layers = layer_status(checkout_digests(project_of(args)))
     if not layers:
         print(f"no layers in {layer_cache.layers_dir()}; `regionstack image build` bakes them")
         return EXIT_OK
@@ -122,7 +130,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
         return prune_images(keep_current=not args.all)
 
     def layers() -> list[Path]:
-        return prune_layers(checkout_digests(), keep_current=not args.all)
+        return prune_layers(checkout_digests(project_of(args)), keep_current=not args.all)
 
     for prune in (images, layers):
         try:

@@ -54,6 +54,26 @@ def test_plan_text_and_json(capsys: pytest.CaptureFixture[str], sample_dir: Path
     assert data["assumed_applied"] == ["hangzhou"]
 
 
+def test_plan_without_canaries_starts_the_sibling_counties_together(
+    capsys: pytest.CaptureFixture[str], sample_dir: Path
+) -> None:
+    args = [
+        "fleet",
+        "plan",
+        "--config",
+        str(sample_dir),
+        "zhejiang",
+        "hangzhou",
+        "chunan",
+        "tonglu",
+    ]
+    assert main([*args, "--no-canaries"]) == 0
+    text = capsys.readouterr().out
+    assert "canary" not in text and "wave-3              2  tonglu, chunan" in text
+    assert main(args) == 0
+    assert text.splitlines()[0] != capsys.readouterr().out.splitlines()[0]  # another digest
+
+
 def test_plan_of_an_invalid_configuration_exits_2(
     config_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -69,7 +89,7 @@ def test_plan_of_an_unknown_region_exits_2(
     assert "no region with code or stack name 'atlantis'" in capsys.readouterr().err
 
 
-def test_up_applies_every_region_and_resumes_with_nothing_left(
+def test_up_applies_every_region_and_again_once_the_rollout_is_done(
     project: Path, tmp_path: Path, fake_pulumi: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     journal = tmp_path / "journal.jsonl"
@@ -81,10 +101,13 @@ def test_up_applies_every_region_and_resumes_with_nothing_left(
     applied = ups(fake_pulumi)
     assert applied[:3] == ["zhejiang", "hangzhou", "tonglu"]
     assert sorted(applied[3:]) == ["chunan", "ningxia"]
+    # A finished rollout is not resumed: the same command again is a new rollout (code may
+    # have changed, which no plan digest covers), the finished journal kept beside it.
     assert up(project, journal) == 0
     again = json.loads(capsys.readouterr().out)
-    assert (again["applied"], again["resumed"]) == (5, True)
-    assert len(ups(fake_pulumi)) == 5
+    assert (again["applied"], again["resumed"]) == (5, False)
+    assert len(ups(fake_pulumi)) == 10
+    assert (tmp_path / "journal.jsonl.1").read_text().splitlines()[-1] == '{"event": "done"}'
 
 
 @pytest.mark.parametrize("failing", ["hangzhou"])

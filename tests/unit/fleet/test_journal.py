@@ -94,3 +94,16 @@ def test_done_journal_of_another_plan_is_set_aside_without_asking(tmp_path: Path
     Journal.open(path, "sha256:new").close()
     assert lines(path) == [{"event": "plan", "plan": "sha256:new"}]
     assert lines(tmp_path / "j.jsonl.1")[-1] == {"event": "done"}
+
+
+def test_done_journal_of_the_same_plan_is_set_aside_too(tmp_path: Path) -> None:
+    # Running a finished rollout's command again is a new rollout, not a resume of nothing.
+    path = tmp_path / "j.jsonl"
+    first = Journal.open(path, "sha256:same")
+    first.append({"event": "applied", "stack": "a", "seconds": 1.0})
+    first.append({"event": "done"})
+    first.close()
+    again = Journal.open(path, "sha256:same")
+    assert (again.resumed, again.state.applied) == (False, set())
+    again.close()
+    assert lines(tmp_path / "j.jsonl.1")[-1] == {"event": "done"}

@@ -71,3 +71,17 @@ def test_nodes_name_the_file_that_declares_each_region(sample_fleet: Fleet) -> N
     assert files["tonglu"] == "stacks/regions/33-zhejiang.yaml"
     assert files["ningxia"] == "stacks/regions/64-ningxia.yaml"
     assert region_files(sample_fleet.config_dir)["330122"] == "stacks/regions/33-zhejiang.yaml"
+
+
+def test_subtree_takes_every_region_below_the_named_ones(sample_fleet: Fleet) -> None:
+    below_city = plan_fleet(sample_fleet, ["330100"], subtree=True)
+    assert sorted(r.stack for r in below_city.regions) == ["chunan", "hangzhou", "tonglu"]
+    assert below_city.assumed_applied == ("zhejiang",)
+    province = plan_fleet(sample_fleet, ["zhejiang"], subtree=True)
+    assert sorted(r.stack for r in province.regions) == [
+        "chunan",
+        "hangzhou",
+        "tonglu",
+        "zhejiang",
+    ]
+    assert [r.stack for r in plan_fleet(sample_fleet, ["zhejiang"]).regions] == ["zhejiang"]

@@ -59,3 +59,13 @@ def test_tier_without_chosen_regions_has_no_canary() -> None:
 def test_same_regions_in_any_order_give_the_same_waves() -> None:
     nodes = tree(3, 3, 3)
     assert waves_of(nodes) == waves_of(list(reversed(nodes)))
+
+
+def test_without_canaries_waves_only_double_and_siblings_start_together() -> None:
+    by_stack = check_graph(tree(1, 2, 2))
+    cut = cut_waves(by_stack, set(by_stack), canaries=False)
+    assert [(name, sorted(n.stack for n in regions)) for name, regions in cut] == [
+        ("wave-1", ["p1"]),
+        ("wave-2", ["p1-c1", "p1-c2"]),
+        ("wave-3", ["p1-c1-k1", "p1-c1-k2", "p1-c2-k1", "p1-c2-k2"]),
+    ]

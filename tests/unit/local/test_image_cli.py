@@ -4,6 +4,7 @@ image and the layers."""
 from __future__ import annotations
 
 import argparse
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,9 @@ CHECKOUT_DIGESTS, BUILD_LAYERS = image_cli.checkout_digests, image_cli.build_lay
 @pytest.fixture(autouse=True)
 def checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     """The layers' digests of a fixed checkout, and no real layer build or prune."""
-    monkeypatch.setattr(image_cli, "checkout_digests", lambda: dict(layer_fakes.CURRENT))
+    monkeypatch.setattr(
+        image_cli, "checkout_digests", lambda project=None: dict(layer_fakes.CURRENT)
+    )
     monkeypatch.setattr(image_cli, "build_layers", raises(AssertionError("a real layer build")))
     monkeypatch.setattr(image_cli, "prune_layers", lambda current, keep_current: [])
 
@@ -152,7 +155,7 @@ def test_cli_build_prints_the_rootfs(
     force: bool,
 ) -> None:
     monkeypatch.setattr(image_cli, "build_image", lambda force: Path(f"/c/{force}/rootfs"))
-    monkeypatch.setattr(image_cli, "build_layers", lambda: [Path("/c/layers/base-b/root")])
+    monkeypatch.setattr(image_cli, "build_layers", lambda project: [Path("/c/layers/base-b/root")])
     args = parse(*argv)
     assert args.handler(args) == 0
     assert capsys.readouterr().out == f"/c/{force}/rootfs\n/c/layers/base-b/root\n"
@@ -186,6 +189,28 @@ def test_cli_build_of_layers_prints_each_layers_root_in_order(
         "/c/rootfs",
         *(str(tmp_path / layer.name / "root") for layer in LAYERS),
     ]
+
+
+def test_cli_build_bakes_the_layers_of_the_configurations_project(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A copy of the project with a changed standard bakes its own layers, not the checkout's.
+    project = tmp_path / "copy"
+    shutil.copytree(image_cli.CHECKOUT / "stacks", project / "stacks")
+    baked: list[Path] = []
+
+    def ensure_layers(root: Path, standard: object, standard_data: object) -> dict[str, Any]:
+        baked.append(root)
+        return {}
+
+    monkeypatch.setattr(image_cli, "build_layers", BUILD_LAYERS)
+    monkeypatch.setattr(image_cli, "build_image", lambda force: Path("/c/rootfs"))
+    monkeypatch.setattr(image_cli, "ensure_layers", ensure_layers)
+    args = parse("image", "build")
+    args.config = project / "stacks"  # the top-level --config of infra/cli.py
+    assert args.handler(args) == 0
+    assert baked == [project]
+    assert image_cli.project_of(parse("image", "status")) == image_cli.CHECKOUT
 
 
 @pytest.mark.parametrize(
