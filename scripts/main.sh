@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job: set up, validate the unified configuration, and deploy the sample hierarchy
 # locally — province 浙江省 (zhejiang), city 杭州市 (hangzhou), county 淳安县 (chunan), top
-# down, since each region's CA and federation parent come from the stack above it. Each
-# `pulumi up` boots the region's hosts as systemd-nspawn machines and configures them with
-# the site playbook. Then verify: a second `pulumi up` of every region changes nothing, and
+# down, since each region's CA and federation parent come from the stack above it: one
+# `regionstack fleet up` (parents first, each region's `pulumi up` in its own process,
+# journaled; docs/fleet.md). Each region's `up` boots its hosts as systemd-nspawn
+# machines and configures them with the site playbook. Then verify: a second `pulumi up` of every region changes nothing, and
 # every region's portal answers over HTTPS with the standard's sections, and every
 # region passes `regionstack verify` (the testinfra suites of tests/hosts).
 set -euo pipefail
@@ -17,10 +18,8 @@ read -r -a stacks <<<"${REGIONSTACK_STACKS:-zhejiang hangzhou chunan}"
 regionstack validate
 regionstack render --check
 regionstack image build
-for stack in "${stacks[@]}"; do
-  pulumi stack select --create "$stack" >/dev/null
-  pulumi up --stack "$stack" --yes --skip-preview
-done
+# A handful of regions: no canary waves (siblings, when given, start together).
+regionstack fleet up --no-canaries "${stacks[@]}"
 # Idempotence: a second run must find nothing to change, hosts and configuration alike.
 for stack in "${stacks[@]}"; do
   pulumi up --stack "$stack" --yes --expect-no-changes

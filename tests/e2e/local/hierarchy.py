@@ -2,7 +2,9 @@
 
 Province 浙江省 (zhejiang), city 杭州市 (hangzhou), counties 淳安县 (chunan) and 桐庐县
 (tonglu) go up top down (each region's CA is issued by its parent's stack) in a sandbox copy
-of the project with its own file backend and state root, and come down bottom up. The
+of the project with its own file backend and state root, and come down bottom up. They go
+up through `regionstack fleet up --no-canaries` — the fleet orchestrator's real engine on
+real stacks, the two counties at once — and each region's log is kept for a failure. The
 sandbox shares the controller's caches (base image, image layers, packages). The lifecycle suite deploys
 them without configuration (the target itself); the configured suite runs the roles.
 """
@@ -36,6 +38,8 @@ FLEET = load_fleet(ROOT / "stacks")
 PLANS = {stack: plan_region(FLEET, FLEET.region(stack)) for stack in STACKS}
 # A configured province takes ~6 min warm; a cold apt cache can double it.
 UP_TIMEOUT_S = 1800
+# The fleet's waves: province, city, then both counties at once.
+FLEET_UP_TIMEOUT_S = 3 * UP_TIMEOUT_S
 
 
 @dataclass
@@ -126,6 +130,46 @@ def up(project: PulumiProject, stack: str, *extra: str) -> str:
     return result.stdout
 
 
+def fleet_up(project: PulumiProject, stacks: tuple[str, ...]) -> dict[str, object]:
+    """`regionstack fleet up` of `stacks`; its JSON summary, or the test fails with the
+    summary and the log of every region that did not apply."""
+    result = subprocess.run(
+        [
+            "regionstack",
+            "--config",
+            str(project.workdir / "stacks"),
+            "fleet",
+            "up",
+            "--no-canaries",
+            "--json",
+            *stacks,
+        ],
+        cwd=project.workdir,
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=FLEET_UP_TIMEOUT_S,
+        check=False,
+    )
+    try:
+        summary: dict[str, object] = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"fleet up printed no summary (exit {result.returncode}):\n{result.stderr}")
+    if result.returncode != 0:
+        logs = Path(str(summary["journal"])).parent / "logs"
+        failed = dict(summary["failed"])  # type: ignore[call-overload]
+        tails = [
+            f"--- {stack}\n{(logs / f'{stack}.log').read_text(errors='replace')[-8000:]}"
+            for stack in sorted(failed)
+            if (logs / f"{stack}.log").is_file()
+        ]
+        pytest.fail(
+            f"fleet up exited {result.returncode}: {json.dumps(summary, ensure_ascii=False)}\n"
+            + "\n".join(tails)
+        )
+    return summary
+
+
 def leftovers(state_root: Path) -> list[str]:
     """Everything of the deployment still on the controller: processes, mounts, cgroups,
     bridges, nftables tables, state files."""
@@ -179,8 +223,8 @@ def deployed_hierarchy(
             project.run("config", "set", "--stack", stack, "regionstack:configure", "false")
     deployment = Deployment(project, state_root)
     try:
-        for stack in STACKS:
-            up(project, stack, "--skip-preview")
+        summary = fleet_up(project, STACKS)
+        assert summary["applied"] == len(STACKS), summary
         deployment.write_inventories()
         yield deployment
     finally:

@@ -1,0 +1,230 @@
+"""Time a real fleet rollout on the local target: one by one, in parallel, and a change.
+
+    source scripts/env.sh && python benchmarks/fleet_rollout.py [--skip-serial] [--json]
+
+The fleet is the sample hierarchy plus a second city, 宁波市 (`ningbo`, 330200), in a
+throwaway copy of the project (its own git repository, file backend and state root): the
+province 浙江省, the cities 杭州市 and 宁波市, the counties 淳安县 and 桐庐县 — five
+local regions, all booted from the baked image layers (桐庐县's `local.image: bare` is
+dropped here: the figure is the baked rollout's). The layers must be cached or are built
+first (`regionstack image build`, timed apart). Then:
+
+1. one by one: `regionstack fleet up --no-canaries --max-concurrency 1`, from nothing;
+   every region's portal probed; destroy, bottom up;
+2. in parallel: the same plan with `--max-concurrency 4`: province, then the two cities
+   at once, then the two counties at once; the portals probed; `fleet drift` of the
+   county alone, then of all five (two at a time): both must find no drift;
+3. a standard change: `log_retention_days` (a locked key of stacks/standard.yaml) 180 →
+   365, rendered and committed; `fleet plan --changed-since HEAD~1` must hold all five;
+   the layers re-bake (the standard is in every layer's digest: timed apart), then
+   `fleet up --changed-since HEAD~1`; `regionstack verify` of a county proves the hosts
+   keep logs the new 365 days; destroy.
+
+Per-region seconds come from each rollout's journal. Nothing else may be deployed while
+this runs: the sandbox's regions use the sample's bridge names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from infra.sandbox import make_sandbox  # noqa: E402
+
+STACKS = ("zhejiang", "hangzhou", "ningbo", "chunan", "tonglu")
+COUNTY = "chunan"
+NINGBO = """
+  - code: "330200"
+    name: 宁波市
+    stack: ningbo
+    parent: "330000"
+    target: local
+    local:
+      cidr: 10.203.4.0/24
+    contacts:
+      operations: {name: 市大数据局运维值班, phone: 0574-12345201, email: ops@nb.example.gov.cn}
+      security: {name: 市大数据局安全管理员, phone: 0574-12345202, email: security@nb.example.gov.cn}
+"""
+RETENTION_BEFORE, RETENTION_AFTER = 180, 365
+
+
+class Sandbox:
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir, self.env = workdir, env
+
+    def run(self, *command: str, timeout: float = 7200) -> tuple[float, str]:
+        start = time.perf_counter()
+        result = subprocess.run(
+            list(command),
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        elapsed = time.perf_counter() - start
+        if result.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(command)} exited {result.returncode}:\n"
+                f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+            )
+        return elapsed, result.stdout
+
+    def regionstack(self, *args: str) -> tuple[float, str]:
+        return self.run("regionstack", "--config", str(self.workdir / "stacks"), *args)
+
+    def git(self, *args: str) -> None:
+        self.run("git", "-c", "user.name=bench", "-c", "user.email=bench@example.invalid", *args)
+
+    def destroy(self, check: bool = True) -> float:
+        seconds = 0.0
+        for stack in reversed(STACKS):
+            command = ["pulumi", "--non-interactive", "destroy", "--stack", stack, "--yes"]
+            if check:
+                seconds += self.run(*command)[0]
+            else:
+                subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True)
+        return seconds
+
+
+def prepare(sandbox: Sandbox) -> None:
+    """The second city in, 桐庐县 on the layers, rendered and committed."""
+    regions = sandbox.workdir / "stacks" / "regions" / "33-zhejiang.yaml"
+    text = regions.read_text(encoding="utf-8")
+    bare = "      image: bare\n"
+    if bare not in text:
+        raise SystemExit(f"{regions}: 桐庐县's `image: bare` not found; update this benchmark")
+    regions.write_text(text.replace(bare, "") + NINGBO, encoding="utf-8")
+    sandbox.regionstack("render")
+    sandbox.regionstack("validate")
+    sandbox.git("init", "-q", "-b", "main")
+    sandbox.git("add", "-A")
+    sandbox.git("commit", "-qm", "the sample hierarchy and 宁波市")
+
+
+def change_standard(sandbox: Sandbox) -> None:
+    standard = sandbox.workdir / "stacks" / "standard.yaml"
+    text = standard.read_text(encoding="utf-8")
+    before = f"log_retention_days: {RETENTION_BEFORE}\n"
+    if before not in text:
+        raise SystemExit(f"{standard}: {before.strip()!r} not found; update this benchmark")
+    standard.write_text(text.replace(before, f"log_retention_days: {RETENTION_AFTER}\n"))
+    sandbox.regionstack("render")
+    sandbox.git("commit", "-qam", f"standard: logs kept {RETENTION_AFTER} days")
+
+
+def rollout(sandbox: Sandbox, journal: Path, *extra: str) -> dict[str, Any]:
+    """`fleet up` of the five regions; its summary and each region's seconds."""
+    seconds, out = sandbox.regionstack(
+        "fleet", "up", "--no-canaries", "--json", "--journal", str(journal), *extra, *STACKS
+    )
+    summary = json.loads(out)
+    if summary["applied"] != len(STACKS):
+        raise SystemExit(f"fleet up did not apply every region: {summary}")
+    records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    per_region = {r["stack"]: r["seconds"] for r in records if r["event"] == "applied"}
+    return {"seconds": seconds, "regions": per_region, "sum_of_regions": sum(per_region.values())}
+
+
+def probe_all(sandbox: Sandbox) -> None:
+    for stack in STACKS:
+        sandbox.regionstack("inventory", stack)
+        sandbox.regionstack("probe", stack)
+
+
+def run(skip_serial: bool) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="regionstack-fleet-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        # Not under a 0700 temp dir: the gateway daemons drop privileges.
+        state_root = Path("/var/lib/regionstack-bench") / uuid.uuid4().hex[:8]
+        state_root.mkdir(parents=True)
+        workdir, env = make_sandbox(tmp, "benchmark", REGIONSTACK_LOCAL_STATE=str(state_root))
+        sandbox = Sandbox(workdir, env)
+        try:
+            prepare(sandbox)
+            figures["layers_s"] = sandbox.regionstack("image", "build")[0]
+            if not skip_serial:
+                figures["one_by_one"] = rollout(
+                    sandbox, tmp / "serial.jsonl", "--max-concurrency", "1"
+                )
+                probe_all(sandbox)
+                figures["destroy_s"] = sandbox.destroy()
+            figures["parallel"] = rollout(sandbox, tmp / "parallel.jsonl", "--max-concurrency", "4")
+            probe_all(sandbox)
+            # Right after a rollout nothing may have drifted: a scan that finds drift fails.
+            figures["drift_county_s"] = sandbox.regionstack("fleet", "drift", COUNTY)[0]
+            figures["drift_fleet_s"] = sandbox.regionstack("fleet", "drift", *STACKS)[0]
+            if not skip_serial:
+                figures["speed_up"] = (
+                    figures["one_by_one"]["seconds"] / figures["parallel"]["seconds"]
+                )
+            change_standard(sandbox)
+            _, planned = sandbox.regionstack(
+                "fleet", "plan", "--changed-since", "HEAD~1", "--format", "json", *STACKS
+            )
+            chosen = sorted(r["stack"] for w in json.loads(planned)["waves"] for r in w["regions"])
+            if chosen != sorted(STACKS):
+                raise SystemExit(f"the standard change selected {chosen}, not every region")
+            figures["change_layers_s"] = sandbox.regionstack("image", "build")[0]
+            figures["change"] = rollout(
+                sandbox, tmp / "change.jsonl", "--changed-since", "HEAD~1", "--max-concurrency", "4"
+            )
+            figures["verify_county_s"] = sandbox.regionstack("verify", COUNTY)[0]
+            figures["destroy_after_s"] = sandbox.destroy()
+        finally:
+            sandbox.destroy(check=False)
+            shutil.rmtree(state_root, ignore_errors=True)
+    return figures
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "--skip-serial", action="store_true", help="no one-by-one rollout (no speed-up figure)"
+    )
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("pulumi") is None:
+        parser.error(
+            "pulumi is not on PATH: run `bash scripts/setup.sh` and `source scripts/env.sh`"
+        )
+    figures = run(args.skip_serial)
+    if args.json:
+        print(json.dumps(figures, indent=1, sort_keys=True))
+        return 0
+    print(f"layers (cached or built)             {_minutes(figures['layers_s'])}")
+    for name in ("one_by_one", "parallel", "change"):
+        if name in figures:
+            rollout_figures = figures[name]
+            regions = ", ".join(f"{s} {v:.0f} s" for s, v in rollout_figures["regions"].items())
+            print(f"{name:<37}{_minutes(rollout_figures['seconds'])} ({regions})")
+    if "speed_up" in figures:
+        print(f"parallel speed-up over one by one    {figures['speed_up']:.2f}x")
+    print(
+        f"fleet drift of {COUNTY} / of all five   {figures['drift_county_s']:.0f} s / "
+        f"{_minutes(figures['drift_fleet_s'])}"
+    )
+    print(f"layers re-baked for the change       {_minutes(figures['change_layers_s'])}")
+    print(f"verify of {COUNTY} after the change     {figures['verify_county_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
