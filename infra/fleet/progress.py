@@ -2,7 +2,8 @@
 
 Throttled to one line per `interval` seconds (a national rollout settles thousands of
 regions), always printed at the end. The ETA assumes the remaining regions take the
-mean time of those applied so far, `concurrency` at a time.
+mean time of those applied so far, `concurrency` at a time (fewer when fewer are left: the
+last regions of a rollout, or a small one, do not share the cap).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class Progress:
         if not self.done:
             return None
         remaining = self.total - self.done - self.failed - self.blocked
-        return remaining * (self._seconds / self.done) / max(self.concurrency, 1)
+        at_once = max(min(self.concurrency, remaining), 1)
+        return remaining * (self._seconds / self.done) / at_once
 
     def line(self) -> str:
         eta = self.eta()

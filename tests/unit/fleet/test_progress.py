@@ -19,3 +19,9 @@ def test_progress_line_counts_and_eta() -> None:
         "fleet: 2/10 done, 2 running, 1 failed, 1 blocked, ETA 9 s",
         "fleet: 2/10 done, 2 running, 1 failed, 1 blocked, ETA 9 s",
     ]
+
+
+def test_eta_of_fewer_regions_than_the_cap_runs_them_at_once_not_the_cap() -> None:
+    progress = Progress(3, 4, stream=io.StringIO())
+    progress.applied(145.0)
+    assert progress.eta() == 145.0  # two left, two at once, not four
