@@ -61,12 +61,20 @@ def digest_of(text: str | None) -> str | None:
     return found.group(1) if found else None
 
 
+def _generated(path: str) -> bool:
+    """Python's bytecode: made from the sources on import (untracked where no .gitignore
+    hides it, as in a copy of the project), never an input of its own."""
+    return "__pycache__/" in path or path.endswith((".pyc", ".pyo"))
+
+
 def shared_changes(paths: list[str]) -> tuple[str, ...]:
     return tuple(
         sorted(
             p
             for p in paths
-            if (p.startswith(SHARED_DIRS) or p in SHARED_FILES) and not p.startswith(NOT_DEPLOYED)
+            if (p.startswith(SHARED_DIRS) or p in SHARED_FILES)
+            and not p.startswith(NOT_DEPLOYED)
+            and not _generated(p)
         )
     )
 

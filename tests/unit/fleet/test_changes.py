@@ -72,6 +72,8 @@ def test_a_shared_input_change_selects_every_region(repo: Path) -> None:
 def test_which_paths_are_shared() -> None:
     paths = ["infra/pki.py", "infra/fleet/plan.py", "docs/fleet.md", "Pulumi.yaml", "tests/x.py"]
     assert shared_changes(paths) == ("Pulumi.yaml", "infra/pki.py")
+    bytecode = ["infra/__pycache__/pki.cpython-311.pyc", "modules/local/__pycache__/x.pyc"]
+    assert shared_changes([*bytecode, "modules/local/x.py"]) == ("modules/local/x.py",)
 
 
 def test_plan_says_why_every_region_is_in_it(repo: Path) -> None:
