@@ -15,6 +15,7 @@ from typing import Any
 
 from infra.local import cgroups, supervisor
 from infra.local.machine.errors import MachineError
+from infra.local.machine.limits import raise_inotify_limits
 from infra.local.machine.overlay import mount_overlay
 from infra.local.machine.state import MERGED
 from infra.local.machine.upper import host_key, lower_dirs
@@ -116,6 +117,7 @@ def wait_for_ssh(directory: Path, props: dict[str, Any], timeout: float | None =
 
 def power_on(directory: Path, props: dict[str, Any]) -> float:
     """Mount the overlay, start the supervisor, wait for ssh; returns seconds to ssh."""
+    raise_inotify_limits()
     mount_overlay(directory, lower_dirs(props))
     supervisor.launch(directory)
     return wait_for_ssh(directory, props)
