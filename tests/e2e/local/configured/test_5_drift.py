@@ -14,11 +14,16 @@ Last, a machine powered off from inside is found (its Machine resource no longer
 
 Every row was checked by hand on a live county first: the expected causes are what that
 scan reported (a row's task and host test; the bridge firewall's `applied` turned false).
+
+Opt-in (`REGIONSTACK_E2E_DRIFT=1 bash scripts/test.sh`): its scans, repairs and power
+cycle take ~25 min, which CI's 90-minute budget does not hold beside the rest of the
+configured suite (a CI rehearsal with it ran past 90 min; docs/performance.md).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import time
@@ -31,6 +36,11 @@ from infra.fleet.drift_verify import UNREACHABLE_ITEM
 from tests.e2e.local.hierarchy import COUNTY, FLEET, PLANS, STACKS, Deployment, up
 
 SCAN_TIMEOUT_S = 900
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("REGIONSTACK_E2E_DRIFT") != "1",
+    reason="the drift suite is opt-in: REGIONSTACK_E2E_DRIFT=1 (~25 min)",
+)
 
 
 TASK, TEST, RESOURCE = "host-task", "host-test", "resource"
