@@ -135,9 +135,23 @@ def api(host, port, path):
     return json.loads(answer["body"])
 
 
+# A region verified right after its rollout may have had a target scraped before its
+# service was up (a fleet drift scan straight after `fleet up` saw three): such a target
+# is up at its next scrape, every 30 s. So wait up to 2.5 intervals for every target to be
+# up, then judge what Prometheus says: a target down for good still fails its test.
+TARGETS_SETTLE_S = 75
+TARGETS_POLL_S = 5
+
+
 @pytest.fixture(scope="module")
 def targets(host):
-    return api(host, PROMETHEUS, "/api/v1/targets")["data"]["activeTargets"]
+    deadline = time.monotonic() + TARGETS_SETTLE_S
+    while True:
+        active = api(host, PROMETHEUS, "/api/v1/targets")["data"]["activeTargets"]
+        settled = bool(active) and all(t["health"] == "up" for t in active)
+        if settled or time.monotonic() >= deadline:
+            return active
+        time.sleep(TARGETS_POLL_S)
 
 
 @pytest.fixture(scope="module")
