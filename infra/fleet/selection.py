@@ -13,7 +13,7 @@ from infra.config.loader import REGIONS_DIR, Fleet, UnknownRegion
 from infra.config.problems import Problem
 from infra.config.render import stack_file
 from infra.fleet.changes import changed_since, digest_of
-from infra.fleet.dag import Node, PlanError
+from infra.fleet.dag import Node, PlanError, children_of, descendants
 from infra.fleet.plan import Plan, build_plan
 
 CODE_LINE = re.compile(r'^\s*-\s*code:\s*"?(\d+)"?', re.MULTILINE)
@@ -43,22 +43,6 @@ def fleet_nodes(fleet: Fleet) -> list[Node]:
         )
         for r in fleet.regions
     ]
-
-
-def _with_subtrees(fleet: Fleet, chosen: set[str]) -> set[str]:
-    """`chosen` and every region below one of them: a province with its cities and counties."""
-    children: dict[str, list[str]] = {}
-    for region in fleet.regions:
-        parent = fleet.parent_of(region)
-        if parent is not None:
-            children.setdefault(parent.stack, []).append(region.stack)
-    found, pending = set(chosen), list(chosen)
-    while pending:
-        for child in children.get(pending.pop(), []):
-            if child not in found:
-                found.add(child)
-                pending.append(child)
-    return found
 
 
 def _chosen(fleet: Fleet, keys: list[str]) -> set[str]:
@@ -104,10 +88,10 @@ def plan_fleet(
 ) -> Plan:
     """The plan of `fleet up`: the regions named by `keys` (all when empty), with every
     region below them when `subtree` says so."""
+    nodes = fleet_nodes(fleet)
     chosen = _chosen(fleet, keys)
-    if subtree:
-        chosen = _with_subtrees(fleet, chosen)
+    if subtree:  # a province with its cities and counties
+        children = children_of({n.stack: n for n in nodes})
+        chosen |= {below for stack in list(chosen) for below in descendants(children, stack)}
     changes = changed_since(fleet.config_dir, since, sorted(chosen)) if since else None
-    return build_plan(
-        fleet_nodes(fleet), chosen, _rendered_digests(fleet), changes, canaries=canaries
-    )
+    return build_plan(nodes, chosen, _rendered_digests(fleet), changes, canaries=canaries)

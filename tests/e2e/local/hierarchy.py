@@ -130,26 +130,11 @@ def up(project: PulumiProject, stack: str, *extra: str) -> str:
     return result.stdout
 
 
-def fleet_up(project: PulumiProject, stacks: tuple[str, ...]) -> dict[str, object]:
+def fleet_up(deployment: Deployment, stacks: tuple[str, ...]) -> dict[str, object]:
     """`regionstack fleet up` of `stacks`; its JSON summary, or the test fails with the
     summary and the log of every region that did not apply."""
-    result = subprocess.run(
-        [
-            "regionstack",
-            "--config",
-            str(project.workdir / "stacks"),
-            "fleet",
-            "up",
-            "--no-canaries",
-            "--json",
-            *stacks,
-        ],
-        cwd=project.workdir,
-        env=project.env,
-        capture_output=True,
-        text=True,
-        timeout=FLEET_UP_TIMEOUT_S,
-        check=False,
+    result = deployment.regionstack(
+        "fleet", "up", "--no-canaries", "--json", *stacks, timeout=FLEET_UP_TIMEOUT_S
     )
     try:
         summary: dict[str, object] = json.loads(result.stdout)
@@ -223,7 +208,7 @@ def deployed_hierarchy(
             project.run("config", "set", "--stack", stack, "regionstack:configure", "false")
     deployment = Deployment(project, state_root)
     try:
-        summary = fleet_up(project, STACKS)
+        summary = fleet_up(deployment, STACKS)
         assert summary["applied"] == len(STACKS), summary
         deployment.write_inventories()
         yield deployment
