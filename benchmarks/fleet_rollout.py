@@ -145,6 +145,19 @@ def probe_all(sandbox: Sandbox) -> None:
         sandbox.regionstack("probe", stack)
 
 
+def keep_logs(tmp: Path) -> None:
+    """Copy the failed run's journals, `fleet up` logs and playbook logs out of the sandbox
+    (which is removed) so the failure can be read; say where."""
+    kept = Path("/var/tmp") / f"regionstack-fleet-bench-{time.strftime('%Y%m%dT%H%M%S')}"
+    for name in ("logs", "state/logs"):
+        if (tmp / name).is_dir():
+            shutil.copytree(tmp / name, kept / name)
+    for journal in tmp.glob("*.jsonl"):
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(journal, kept / journal.name)
+    print(f"the failed run's journals and logs are kept in {kept}", file=sys.stderr)
+
+
 def run(skip_serial: bool, drift_fleet: bool, skip_change: bool) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="regionstack-fleet-bench-") as tmp_name:
@@ -192,6 +205,9 @@ def run(skip_serial: bool, drift_fleet: bool, skip_change: bool) -> dict[str, An
             )
             figures["verify_county_s"] = sandbox.regionstack("verify", COUNTY)[0]
             figures["destroy_after_s"] = sandbox.destroy()
+        except BaseException:
+            keep_logs(tmp)
+            raise
         finally:
             # What was measured before a failure is kept: the rounds take most of an hour.
             print(f"figures so far: {json.dumps(figures, sort_keys=True)}", file=sys.stderr)

@@ -36,7 +36,9 @@ ZONES = {
     "cn-north-1": ["cn-north-1a", "cn-north-1b", "cn-north-1d"],
     "cn-northwest-1": ["cn-northwest-1a", "cn-northwest-1b", "cn-northwest-1c"],
 }
-REAL_STACKS = Path(__file__).resolve().parents[2] / "stacks"
+# The checkout: its roles bake the layers, whichever fleet a test evaluates.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+REAL_STACKS = PROJECT_ROOT / "stacks"
 ARN = re.compile(r"arn:([a-z0-9-]+):")
 
 
@@ -232,7 +234,7 @@ class Evaluation:
 def selection_of(fleet: Fleet, stack: str) -> StackSelection:
     region = fleet.region(stack)
     config = effective_config(fleet, region)
-    return StackSelection(fleet, region, config, digest(config))
+    return StackSelection(fleet, region, config, digest(config), PROJECT_ROOT)
 
 
 def evaluate(

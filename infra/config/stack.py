@@ -27,6 +27,10 @@ class StackSelection:
     region: Region
     config: dict[str, Any]
     digest: str
+    # The project the configuration belongs to: its roles and playbooks configure the hosts
+    # and bake the layers, so a copy of the project deploys what it holds, not the roles of
+    # the checkout the program's code was installed from.
+    project_dir: Path
 
 
 def select_region(
@@ -55,7 +59,7 @@ def select_region(
             f"{stack_file} is stale: it was rendered from a different effective config "
             f"({recorded_digest} != {current}); run `regionstack render`, review and commit it"
         )
-    return StackSelection(fleet, region, config, current)
+    return StackSelection(fleet, region, config, current, config_dir.resolve().parent)
 
 
 # The passphrase scripts/env.sh supplies when none is set. It protects nothing (it is

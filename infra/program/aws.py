@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -50,7 +49,6 @@ from modules.region import Region
 ADMIN_USER = "admin"
 AMI_PATTERN = re.compile(r"^ami-[0-9a-f]{8,17}$")
 CONFIG_NAMESPACE = "regionstack"
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ def deploy_aws(
     rules = security_group_rules(plan, standard)
     baked = selection.config["target"]["image"] == "baked"
     digests = aws_layer_digests(
-        PROJECT_DIR, inputs.ami_id, selection.fleet.standard_data, ADMIN_USER
+        selection.project_dir, inputs.ami_id, selection.fleet.standard_data, ADMIN_USER
     )
     pipeline = (
         build_images(plan, inputs, digests, selection, region, provider)
@@ -199,7 +197,7 @@ def build_images(
             stack=plan.stack,
             partition=plan.partition,
             region=plan.region,
-            project_dir=str(PROJECT_DIR),
+            project_dir=str(selection.project_dir),
             digests=digests,
             standard=selection.fleet.standard_data,
             admin_user=ADMIN_USER,

@@ -32,17 +32,15 @@ from modules.pki.region import PkiHost
 from modules.playbook import Playbook, PlaybookInputs
 from modules.region import Region
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-
 
 def host_layers(selection: StackSelection, plan: RegionPlan) -> ImageLayersInputs | None:
     """The layers the region's hosts boot from, by digest; None on the bare image."""
     if selection.config["target"]["image"] != "baked":
         return None
-    digests = current_digests(PROJECT_DIR, selection.fleet.standard_data)
+    digests = current_digests(selection.project_dir, selection.fleet.standard_data)
     wanted = {BASE, *(host.component for host in plan.hosts)}
     return ImageLayersInputs(
-        project_dir=str(PROJECT_DIR),
+        project_dir=str(selection.project_dir),
         digests={name: digest for name, digest in digests.items() if name in wanted},
     )
 
@@ -101,16 +99,18 @@ def deploy_local(selection: StackSelection, region: Region) -> None:
     # `pulumi config set regionstack:configure false` provisions the hosts without running
     # the roles on them (for work on the target itself); the default configures.
     if pulumi.Config("regionstack").get_bool("configure") is not False:
-        configure(plan.stack, outputs, region, local)
+        configure(plan.stack, selection.project_dir, outputs, region, local)
 
 
-def configure(stack: str, outputs: dict[str, Any], region: Region, local: LocalRegion) -> Playbook:
+def configure(
+    stack: str, project_dir: Path, outputs: dict[str, Any], region: Region, local: LocalRegion
+) -> Playbook:
     return Playbook(
         f"{stack}-site",
         PlaybookInputs(
             stack=stack,
-            project_dir=str(PROJECT_DIR),
-            content_hash=playbook.content_hash(PROJECT_DIR),
+            project_dir=str(project_dir),
+            content_hash=playbook.content_hash(project_dir),
             outputs=pulumi.Output.all(**outputs),
         ),
         pulumi.ResourceOptions(parent=region, depends_on=[local]),

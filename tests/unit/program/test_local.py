@@ -32,6 +32,7 @@ from pulumi.runtime.mocks import MockMonitor
 from infra import pki
 from infra.config.loader import Fleet
 from infra.local.plan import plan_region
+from infra.sandbox import copy_project
 from tests.unit.snapshots import snapshot_diff
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -108,8 +109,10 @@ class LocalProgram:
         return [r for r in self.registered if r.typ == typ]
 
 
-def run_local_program(stack: str, monkeypatch: pytest.MonkeyPatch) -> LocalProgram:
-    """infra/__main__.py for `stack`, under mocks, with the controller stubbed."""
+def run_local_program(
+    stack: str, monkeypatch: pytest.MonkeyPatch, root: Path = ROOT
+) -> LocalProgram:
+    """`root`'s infra/__main__.py for `stack`, under mocks, with the controller stubbed."""
     import infra.local.image
     import infra.local.preflight
     import infra.playbook
@@ -138,7 +141,7 @@ def run_local_program(stack: str, monkeypatch: pytest.MonkeyPatch) -> LocalProgr
         real_export(name, value)
 
     monkeypatch.setattr(pulumi, "export", export)
-    stack_file = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text("utf-8"))
+    stack_file = yaml.safe_load((root / "stacks" / f"Pulumi.{stack}.yaml").read_text("utf-8"))
     monitor = RecordingMonitor(LocalMocks())
     pulumi.runtime.set_mocks(
         LocalMocks(), project="regionstack", stack=stack, preview=False, monitor=monitor
@@ -147,7 +150,7 @@ def run_local_program(stack: str, monkeypatch: pytest.MonkeyPatch) -> LocalProgr
 
     @pulumi.runtime.test  # type: ignore[untyped-decorator]
     def run() -> Any:
-        runpy.run_path(str(ROOT / "infra" / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(root / "infra" / "__main__.py"), run_name="__main__")
 
     try:
         run()
@@ -228,3 +231,17 @@ def test_a_local_host_certificate_names_its_address() -> None:
         ca.cert_pem, ca.key_pem, host="chunan-portal-1", address="10.203.2.6", stack="chunan"
     )
     pki.verify_chain(leaf.cert_pem, "", ca.cert_pem, name="10.203.2.6")
+
+
+def test_a_copy_of_the_project_deploys_its_own_roles_and_standard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The program's code is the installed checkout's, but the roles that configure the hosts
+    and bake the layers are those of the project whose configuration `pulumi up` runs: a
+    copy with a changed standard once baked layers from the copy while the program checked
+    them against the checkout's roles, and every `pulumi up` of it failed."""
+    project = copy_project(tmp_path / "project")
+    program = run_local_program("chunan", monkeypatch, root=project)
+    (layers,) = program.of_type("pulumi-python:dynamic/local:ImageLayers")
+    (site,) = program.of_type("pulumi-python:dynamic/region:Playbook")
+    assert layers.inputs["project_dir"] == site.inputs["project_dir"] == str(project)

@@ -25,6 +25,7 @@ from infra.aws.bake import scrub_script
 from infra.aws.images import LAYER_DIGEST_TAG, LAYER_TAG, ImageMissing, image_name
 from infra.aws.mocks import (
     ARN,
+    PROJECT_ROOT,
     REAL_STACKS,
     Evaluation,
     Recorded,
@@ -37,7 +38,7 @@ from infra.aws.mocks import (
 from infra.config.loader import Fleet, load_fleet
 from infra.layers import BASE, LAYERS, PER_HOST_STATE, layer_digests
 from infra.local.layers.scrub import scrub
-from infra.program.aws import ADMIN_USER, PROJECT_DIR
+from infra.program.aws import ADMIN_USER
 from tests.unit.aws.stacks import FLEET_DIR
 
 COMPONENT = "aws:imagebuilder/component:Component"
@@ -57,7 +58,7 @@ builders = pytest.mark.parametrize(("partition", "stack"), BUILDERS, ids=BUILDER
 def digests_of(evaluation: Evaluation, fleet: Fleet) -> dict[str, str]:
     """The digests the program must use: the checkout on the pinned source AMI."""
     source = inputs_for(evaluation.partition, evaluation.region).ami_id
-    return layer_digests(PROJECT_DIR, source, fleet.standard_data, "aws", ADMIN_USER)
+    return layer_digests(PROJECT_ROOT, source, fleet.standard_data, "aws", ADMIN_USER)
 
 
 @pytest.fixture(scope="module")
