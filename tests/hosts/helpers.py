@@ -7,6 +7,7 @@ library only), so they see the network as the host does; each prints one JSON ob
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -223,6 +224,29 @@ def version_number(version: str) -> float:
     """`TLSv1_2`, `TLSv1.2` or `1.2` -> 1.2 (`TLSv1` -> 1.0)."""
     digits = version.removeprefix("TLSv").replace("_", ".")
     return float(digits if "." in digits else digits + ".0")
+
+
+# Prometheus prints a duration in its largest exact units (prometheus/common model.Duration):
+# 180d stays "180d", but 365d is "1y" and 14d "2w" - the change of log_retention_days from
+# 180 to 365 found a test that read only days.
+_PROMETHEUS_UNIT_SECONDS = {
+    "y": 365 * 86400,
+    "w": 7 * 86400,
+    "d": 86400,
+    "h": 3600,
+    "m": 60,
+    "s": 1,
+    "ms": 0.001,
+}
+_PROMETHEUS_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
+
+
+def prometheus_duration_days(text: str) -> float:
+    """`1y`, `52w1d`, `180d`, `36h` -> days; ValueError for anything else."""
+    parts = _PROMETHEUS_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(f"not a Prometheus duration: {text!r}")
+    return sum(int(number) * _PROMETHEUS_UNIT_SECONDS[unit] for number, unit in parts) / 86400
 
 
 def assert_tls_version_policy(result: dict[str, Any], version: str, minimum: str) -> None:
