@@ -149,11 +149,11 @@ def keep_logs(tmp: Path) -> None:
     """Copy the failed run's journals, `fleet up` logs and playbook logs out of the sandbox
     (which is removed) so the failure can be read; say where."""
     kept = Path("/var/tmp") / f"regionstack-fleet-bench-{time.strftime('%Y%m%dT%H%M%S')}"
+    kept.mkdir(parents=True)
     for name in ("logs", "state/logs"):
         if (tmp / name).is_dir():
             shutil.copytree(tmp / name, kept / name)
     for journal in tmp.glob("*.jsonl"):
-        kept.mkdir(parents=True, exist_ok=True)
         shutil.copy2(journal, kept / journal.name)
     print(f"the failed run's journals and logs are kept in {kept}", file=sys.stderr)
 
