@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,8 @@ PLANS = {stack: plan_region(FLEET, FLEET.region(stack)) for stack in STACKS}
 UP_TIMEOUT_S = 1800
 # The fleet's waves: province, city, then both counties at once.
 FLEET_UP_TIMEOUT_S = 3 * UP_TIMEOUT_S
+# A configured host reboots in well under a minute; four at once on two cores take longer.
+REBOOT_TIMEOUT_S = 300
 
 
 @dataclass
@@ -88,6 +91,37 @@ class Deployment:
             check=False,
         )
 
+    def console_tail(self, address: str, lines: int = 40) -> str:
+        """The last lines of the host's console log (the guest's console and its
+        supervisor's lines): what a failure about a host that is down should show."""
+        region = self.region_of(address)
+        name = next(h.name for h in region.plan.hosts if h.address == address)
+        console = self.state_root / region.stack / "machines" / name / "console.log"
+        if not console.is_file():
+            return f"(no console log at {console})"
+        tail = console.read_text(errors="replace").splitlines()[-lines:]
+        return f"--- last lines of {console} ---\n" + "\n".join(tail)
+
+    def boot_id(self, address: str) -> str:
+        """The host's boot id; empty while it cannot be reached."""
+        result = self.ssh(address, "cat /proc/sys/kernel/random/boot_id", timeout=15)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    def wait_until_rebooted(self, address: str, boot_id_before: str) -> None:
+        """Wait until the host answers with a new boot id and its systemd is up; fail with
+        its console's last lines."""
+        try:
+            eventually(
+                lambda: self.boot_id(address) not in ("", boot_id_before),
+                f"{address} back with a new boot id",
+                timeout_s=REBOOT_TIMEOUT_S,
+            )
+        except AssertionError as error:
+            pytest.fail(f"{error}\n{self.console_tail(address)}")
+        state = self.ssh(address, "systemctl is-system-running --wait", timeout=180).stdout
+        failed = self.ssh(address, "systemctl --failed --no-legend --plain").stdout
+        assert state.strip() == "running", f"{address}: {state}\n{failed}"
+
     def regionstack(self, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess[str]:
         """The `regionstack` command on the sandbox's configuration and state."""
         return subprocess.run(
@@ -107,6 +141,17 @@ class Deployment:
         for stack in STACKS:
             files = write_inventory(stack, self.project.outputs(stack), state / "inventory" / stack)
             self.regions[stack] = Region(stack, PLANS[stack], files)
+
+
+def eventually(check: Callable[[], bool], what: str, timeout_s: float = 180) -> None:
+    """Wait for an asynchronous hop (a shovel, a restart, a reboot) to be done, by the
+    clock: a count of tries would end early whenever each try fails at once (a refused
+    connection). Fails naming what did not happen."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
+        time.sleep(2)
 
 
 def all_hosts() -> list[tuple[str, str]]:

@@ -260,15 +260,10 @@ def test_status_lists_every_machine_running(deployment: Deployment) -> None:
 
 def test_rebooted_guest_comes_back(deployment: Deployment) -> None:
     address = PLANS["chunan"].hosts_of("hotline")[0].address
-    before = deployment.ssh(address, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    before = deployment.boot_id(address)
+    assert before, f"{address} does not answer before the reboot"
     deployment.ssh(address, "sudo -n systemctl reboot", timeout=30)
-    for _ in range(120):
-        after = deployment.ssh(address, "cat /proc/sys/kernel/random/boot_id", timeout=15)
-        if after.returncode == 0 and after.stdout.strip() not in ("", before):
-            break
-    else:
-        pytest.fail(f"{address} did not come back after a reboot")
-    assert deployment.ssh(address, "systemctl is-system-running --wait").stdout.strip() == "running"
+    deployment.wait_until_rebooted(address, before)
 
 
 def test_killed_machine_is_reported_by_refresh_and_recreated_by_up(deployment: Deployment) -> None:

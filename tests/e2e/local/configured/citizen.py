@@ -14,8 +14,6 @@ import re
 import secrets
 import socket
 import ssl
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -249,12 +247,3 @@ def queue_depth(deployment: Deployment, region: Region, queue: str) -> int:
 
 def set_service(deployment: Deployment, address: str, unit: str, action: str) -> None:
     _sudo(deployment, address, f"systemctl {action} {unit}", timeout=180)
-
-
-def eventually(check: Callable[[], bool], what: str, timeout_s: float = 180) -> None:
-    """Wait for an asynchronous hop (a shovel, a restart) to be done; fail naming it."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s:.0f} s: {what}")
-        time.sleep(2)

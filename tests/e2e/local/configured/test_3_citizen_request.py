@@ -13,13 +13,12 @@ import pytest
 
 from tests.e2e.local.configured.citizen import (
     archived_ids,
-    eventually,
     hotline_request,
     status_on_portal,
     submit_on_portal,
     update_status,
 )
-from tests.e2e.local.hierarchy import BARE_COUNTY, FLEET, Deployment
+from tests.e2e.local.hierarchy import BARE_COUNTY, FLEET, Deployment, eventually
 
 COUNTY = "chunan"
 # The county and the regions above it, bottom up: where its work orders go.

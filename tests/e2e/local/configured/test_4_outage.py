@@ -15,12 +15,11 @@ import pytest
 from tests.e2e.local.configured.citizen import (
     UPLINK,
     archived_ids,
-    eventually,
     queue_depth,
     set_service,
     submit_on_hotline,
 )
-from tests.e2e.local.hierarchy import Deployment
+from tests.e2e.local.hierarchy import Deployment, eventually
 
 SUBMISSIONS = 200
 

@@ -6,18 +6,16 @@ import uuid
 
 import pytest
 
-from tests.e2e.local.configured.citizen import archived_ids, eventually, submit_on_portal
-from tests.e2e.local.hierarchy import PLANS, Deployment
+from tests.e2e.local.configured.citizen import archived_ids, submit_on_portal
+from tests.e2e.local.hierarchy import PLANS, Deployment, eventually
 
 COUNTY = "chunan"
-BOOT_ID = "cat /proc/sys/kernel/random/boot_id"
 
 
 @pytest.fixture(scope="module")
 def boot_ids_before(hierarchy: Deployment) -> dict[str, str]:
-    before = {
-        h.address: hierarchy.ssh(h.address, BOOT_ID).stdout.strip() for h in PLANS[COUNTY].hosts
-    }
+    before = {h.address: hierarchy.boot_id(h.address) for h in PLANS[COUNTY].hosts}
+    assert all(before.values()), f"hosts that do not answer before the reboot: {before}"
     for address in before:
         # The connection may drop as the host goes down: the result is not checked here,
         # the new boot id below is.
@@ -29,14 +27,7 @@ def boot_ids_before(hierarchy: Deployment) -> dict[str, str]:
 def test_host_comes_back_running(
     hierarchy: Deployment, boot_ids_before: dict[str, str], address: str
 ) -> None:
-    def rebooted() -> bool:
-        now = hierarchy.ssh(address, BOOT_ID, timeout=15)
-        return now.returncode == 0 and now.stdout.strip() not in ("", boot_ids_before[address])
-
-    eventually(rebooted, f"{address} back with a new boot id", timeout_s=300)
-    state = hierarchy.ssh(address, "systemctl is-system-running --wait", timeout=180)
-    failed = hierarchy.ssh(address, "systemctl --failed --no-legend --plain").stdout
-    assert state.stdout.strip() == "running", f"{address}: {state.stdout}\n{failed}"
+    hierarchy.wait_until_rebooted(address, boot_ids_before[address])
 
 
 def test_request_flow_works_after_the_reboot(
