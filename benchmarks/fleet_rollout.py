@@ -13,8 +13,8 @@ first (`regionstack image build`, timed apart). Then:
    every region's portal probed; destroy, bottom up;
 2. in parallel: the same plan with `--max-concurrency 4`: province, then the two cities
    at once, then the two counties at once; the portals probed; `fleet drift` of the
-   county twice (and with `--drift-fleet` of all five, two at a time): no drift may be
-   found;
+   county twice (and with `--drift-fleet` of all five, two at a time), each with the load
+   average just before it: no drift may be found;
 3. a standard change: `log_retention_days` (a locked key of stacks/standard.yaml) 180 →
    365, rendered and committed; `fleet plan --changed-since HEAD~1` must hold all five;
    the layers re-bake (the standard is in every layer's digest: timed apart), then
