@@ -25,7 +25,10 @@ import pytest
 from infra.config.loader import load_fleet
 from infra.inventory import InventoryFiles, write_inventory
 from infra.local import cgroups
+from infra.local.machine.console import console_tail
+from infra.local.machine.state import state_dir
 from infra.local.plan import RegionPlan, plan_region
+from infra.local.supervisor import CONSOLE_LOG
 from tests.e2e.conftest import ROOT, PulumiProject, make_project
 
 # Province, city and two counties, top down. Every region boots from the image layers but
@@ -91,16 +94,14 @@ class Deployment:
             check=False,
         )
 
-    def console_tail(self, address: str, lines: int = 40) -> str:
-        """The last lines of the host's console log (the guest's console and its
-        supervisor's lines): what a failure about a host that is down should show."""
+    def console_tail(self, address: str) -> str:
+        """The end of the host's console log (the guest's console and its supervisor's
+        lines), as the Machine resource reports a failed boot: what a failure about a host
+        that is down should show."""
         region = self.region_of(address)
         name = next(h.name for h in region.plan.hosts if h.address == address)
-        console = self.state_root / region.stack / "machines" / name / "console.log"
-        if not console.is_file():
-            return f"(no console log at {console})"
-        tail = console.read_text(errors="replace").splitlines()[-lines:]
-        return f"--- last lines of {console} ---\n" + "\n".join(tail)
+        directory = state_dir({"state_root": self.state_root, "stack": region.stack, "name": name})
+        return f"--- last lines of {directory / CONSOLE_LOG} ---\n{console_tail(directory)}"
 
     def boot_id(self, address: str) -> str:
         """The host's boot id; empty while it cannot be reached."""

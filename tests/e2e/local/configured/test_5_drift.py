@@ -16,8 +16,9 @@ Every row was checked by hand on a live county first: the expected causes are wh
 scan reported (a row's task and host test; the bridge firewall's `applied` turned false).
 
 Opt-in (`REGIONSTACK_E2E_DRIFT=1 bash scripts/test.sh`): its scans, repairs and power
-cycle take ~25–40 min (40 min on the slow day it was last run), which CI's 90-minute budget does not hold beside the rest of the
-configured suite (a CI rehearsal with it ran past 90 min; docs/performance.md).
+cycle take ~25–40 min (40 min on the slow day it was last run), which CI's 90-minute
+budget does not hold beside the rest of the configured suite (a CI rehearsal with it ran
+past 90 min; docs/performance.md).
 """
 
 from __future__ import annotations
